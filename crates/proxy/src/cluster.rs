@@ -1,0 +1,51 @@
+//! A cluster at run time: its backends and the selector that picks among them.
+
+use fulcrum_balance::{Algorithm, Backend, Selector, selector};
+use fulcrum_config::{Balance, ClusterConfig};
+use std::sync::Arc;
+
+/// A cluster as the data plane sees it. Immutable once built; a reload builds a new one that
+/// reuses the [`Backend`]s (and so the counters) of addresses it keeps.
+#[derive(Debug)]
+pub struct ClusterRuntime {
+    pub config: ClusterConfig,
+    pub backends: Vec<Arc<Backend>>,
+    selector: Box<dyn Selector>,
+}
+
+impl ClusterRuntime {
+    /// Builds the runtime cluster, taking over backends of `previous` whose address is kept.
+    pub fn build(config: &ClusterConfig, previous: Option<&ClusterRuntime>) -> Self {
+        let backends: Vec<Arc<Backend>> = config
+            .backends
+            .iter()
+            .map(|b| {
+                let kept = previous
+                    .and_then(|p| p.backends.iter().find(|old| old.address == b.address));
+                match kept {
+                    Some(old) => {
+                        old.set_weight(b.weight);
+                        Arc::clone(old)
+                    }
+                    None => Arc::new(Backend::new(b.address, b.weight)),
+                }
+            })
+            .collect();
+        let algorithm = match config.balance {
+            Balance::RoundRobin => Algorithm::RoundRobin,
+            Balance::WeightedRoundRobin => Algorithm::WeightedRoundRobin,
+            Balance::LeastConn => Algorithm::LeastConn,
+        };
+        let selector = selector(algorithm, &backends);
+        ClusterRuntime { config: config.clone(), backends, selector }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.config.name
+    }
+
+    /// Picks a backend not in `skip` (indices already tried for this connection).
+    pub fn pick(&self, skip: &[usize]) -> Option<usize> {
+        self.selector.pick(&self.backends, skip)
+    }
+}

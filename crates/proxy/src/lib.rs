@@ -1,0 +1,26 @@
+//! The data plane.
+//!
+//! [`Server`] owns the worker threads. Each worker is pinned to one CPU and runs a
+//! current-thread tokio runtime with its own `SO_REUSEPORT` socket per listener; it accepts,
+//! picks a backend, connects and relays bytes both ways (splice(2) where it can). Workers share
+//! only read-mostly state: the current [`Snapshot`] (swapped atomically on reload) and counters
+//! that are atomics on their own cache lines. This crate never parses config text and never
+//! touches the kernel except through `fulcrum-sys` and tokio.
+
+#![forbid(unsafe_code)]
+
+mod cluster;
+mod connection;
+mod listener;
+mod pipes;
+mod relay;
+mod server;
+mod snapshot;
+mod stats;
+mod worker;
+
+pub use cluster::ClusterRuntime;
+pub use listener::ListenerRuntime;
+pub use server::{ReloadError, Server, StartError};
+pub use snapshot::Snapshot;
+pub use stats::{ListenerStats, ProcessStats};

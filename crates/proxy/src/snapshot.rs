@@ -1,0 +1,66 @@
+//! The state every worker reads: one immutable snapshot per config generation.
+
+use crate::cluster::ClusterRuntime;
+use crate::listener::ListenerRuntime;
+use fulcrum_config::Config;
+use std::sync::Arc;
+
+/// Everything the data plane needs for one config generation. Workers load the current one
+/// with a single atomic pointer read; a connection keeps the `Arc`s it started with, so a reload
+/// never changes the rules under an open connection.
+#[derive(Debug)]
+pub struct Snapshot {
+    /// Increases by one with every applied reload; the first config is generation 1.
+    pub generation: u64,
+    pub config: Arc<Config>,
+    pub listeners: Vec<Arc<ListenerRuntime>>,
+    pub clusters: Vec<Arc<ClusterRuntime>>,
+}
+
+impl Snapshot {
+    /// Builds the snapshot for `config`, reusing what `previous` already has: clusters keep
+    /// their backends and counters, listeners keep their counters.
+    pub fn build(config: Config, previous: Option<&Snapshot>) -> Snapshot {
+        let clusters: Vec<Arc<ClusterRuntime>> = config
+            .clusters
+            .iter()
+            .map(|c| {
+                let old = previous.and_then(|p| p.cluster(&c.name));
+                match old {
+                    Some(old) if old.config == *c => Arc::clone(old),
+                    old => Arc::new(ClusterRuntime::build(c, old.map(|o| &**o))),
+                }
+            })
+            .collect();
+        let listeners = config
+            .listeners
+            .iter()
+            .map(|l| {
+                let cluster = clusters
+                    .iter()
+                    .find(|c| c.name() == l.cluster)
+                    .cloned()
+                    .expect("validated config: every listener names a cluster that exists");
+                let stats = previous
+                    .and_then(|p| p.listener(&l.name))
+                    .map(|old| Arc::clone(&old.stats))
+                    .unwrap_or_default();
+                Arc::new(ListenerRuntime { config: l.clone(), cluster, stats })
+            })
+            .collect();
+        Snapshot {
+            generation: previous.map_or(1, |p| p.generation + 1),
+            config: Arc::new(config),
+            listeners,
+            clusters,
+        }
+    }
+
+    pub fn cluster(&self, name: &str) -> Option<&Arc<ClusterRuntime>> {
+        self.clusters.iter().find(|c| c.name() == name)
+    }
+
+    pub fn listener(&self, name: &str) -> Option<&Arc<ListenerRuntime>> {
+        self.listeners.iter().find(|l| l.config.name == name)
+    }
+}

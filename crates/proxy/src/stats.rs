@@ -1,0 +1,38 @@
+//! Counters for listeners and the whole process, shared by every worker thread.
+
+use crossbeam_utils::CachePadded;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+/// Counters of one listener. A listener kept across a reload keeps its counters.
+#[derive(Debug, Default)]
+pub struct ListenerStats {
+    /// Connections accepted since start.
+    pub accepted: CachePadded<AtomicU64>,
+    /// Connections open now.
+    pub active: CachePadded<AtomicU64>,
+    /// Bytes read from clients.
+    pub bytes_in: CachePadded<AtomicU64>,
+    /// Bytes written to clients.
+    pub bytes_out: CachePadded<AtomicU64>,
+    /// Connections closed because no backend could be reached.
+    pub no_backend: AtomicU64,
+    /// Times accept failed for lack of file descriptors or memory and the listener backed off.
+    pub accept_exhausted: AtomicU64,
+    /// Times the listener reached `max_connections` and paused accepting.
+    pub limit_reached: AtomicU64,
+}
+
+impl ListenerStats {
+    pub fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Relaxed)
+    }
+}
+
+/// Process-wide counters.
+#[derive(Debug, Default)]
+pub struct ProcessStats {
+    /// Reloads applied.
+    pub reloads: AtomicU64,
+    /// Reloads rejected (bad config or a socket that could not be bound).
+    pub reload_failures: AtomicU64,
+}

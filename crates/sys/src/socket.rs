@@ -1,0 +1,78 @@
+//! Listening and connected TCP sockets with the options Fulcrum sets on them.
+
+use socket2::{Domain, Protocol, SockRef, Socket, TcpKeepalive, Type};
+use std::io;
+use std::net::{SocketAddr, TcpListener};
+use std::time::Duration;
+
+/// Binds a non-blocking listening socket with `SO_REUSEADDR` and `SO_REUSEPORT`, so each worker
+/// thread can hold its own socket on the same address and the kernel spreads connections.
+pub fn bind_reuseport(addr: SocketAddr, backlog: u32) -> io::Result<TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    socket.set_reuse_address(true)?;
+    socket.set_reuse_port(true)?;
+    socket.set_nonblocking(true)?;
+    socket.set_cloexec(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(backlog.min(i32::MAX as u32) as i32)?;
+    Ok(socket.into())
+}
+
+/// Options applied to every proxied TCP connection, client side and backend side.
+#[derive(Debug, Clone, Copy)]
+pub struct StreamOptions {
+    pub nodelay: bool,
+    /// Idle time before the first keepalive probe; `None` leaves keepalive off.
+    pub keepalive: Option<Duration>,
+}
+
+/// Applies [`StreamOptions`] to a connected socket.
+pub fn apply_stream_options<S: std::os::fd::AsFd>(s: &S, opts: StreamOptions) -> io::Result<()> {
+    let sock = SockRef::from(s);
+    if opts.nodelay {
+        sock.set_tcp_nodelay(true)?;
+    }
+    if let Some(idle) = opts.keepalive {
+        let ka = TcpKeepalive::new()
+            .with_time(idle)
+            .with_interval(Duration::from_secs(10))
+            .with_retries(3);
+        sock.set_tcp_keepalive(&ka)?;
+    }
+    Ok(())
+}
+
+/// Whether an error means the process or system ran out of file descriptors
+/// (`EMFILE`, `ENFILE`) or socket memory (`ENOBUFS`, `ENOMEM`): a condition to back off from,
+/// not to retry in a tight loop.
+pub fn is_resource_exhaustion(err: &io::Error) -> bool {
+    matches!(
+        err.raw_os_error(),
+        Some(code) if code == rustix::io::Errno::MFILE.raw_os_error()
+            || code == rustix::io::Errno::NFILE.raw_os_error()
+            || code == rustix::io::Errno::NOBUFS.raw_os_error()
+            || code == rustix::io::Errno::NOMEM.raw_os_error()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn two_sockets_share_one_port() {
+        let a = bind_reuseport("127.0.0.1:0".parse().unwrap(), 128).unwrap();
+        let addr = a.local_addr().unwrap();
+        let b = bind_reuseport(addr, 128).unwrap();
+        assert_eq!(b.local_addr().unwrap(), addr);
+    }
+
+    #[test]
+    fn emfile_counts_as_exhaustion() {
+        assert!(is_resource_exhaustion(&io::Error::from_raw_os_error(24)));
+        assert!(!is_resource_exhaustion(&io::Error::from_raw_os_error(111)));
+    }
+}
