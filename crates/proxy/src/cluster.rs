@@ -20,8 +20,8 @@ impl ClusterRuntime {
             .backends
             .iter()
             .map(|b| {
-                let kept = previous
-                    .and_then(|p| p.backends.iter().find(|old| old.address == b.address));
+                let kept =
+                    previous.and_then(|p| p.backends.iter().find(|old| old.address == b.address));
                 match kept {
                     Some(old) => {
                         old.set_weight(b.weight);
@@ -37,7 +37,11 @@ impl ClusterRuntime {
             Balance::LeastConn => Algorithm::LeastConn,
         };
         let selector = selector(algorithm, &backends);
-        ClusterRuntime { config: config.clone(), backends, selector }
+        ClusterRuntime {
+            config: config.clone(),
+            backends,
+            selector,
+        }
     }
 
     pub fn name(&self) -> &str {

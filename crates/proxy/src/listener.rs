@@ -1,9 +1,21 @@
-//! A listener at run time, and the accept loop each worker runs for it.
+//! Listeners: the per-generation view ([`ListenerRuntime`]), the state shared by every worker's
+//! socket on one address ([`ListenerSlot`]), and the accept loop each worker runs.
 
 use crate::cluster::ClusterRuntime;
+use crate::connection;
+use crate::relay::Mode;
 use crate::stats::ListenerStats;
+use crate::worker::WorkerCtx;
+use arc_swap::ArcSwap;
+use crossbeam_utils::CachePadded;
 use fulcrum_config::ListenerConfig;
+use fulcrum_sys::socket::is_resource_exhaustion;
+use std::rc::Rc;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
 
 /// A listener as one config generation sees it: its settings, the cluster it sends to, and its
 /// counters (kept across reloads while the listener's name is kept).
@@ -12,4 +24,133 @@ pub struct ListenerRuntime {
     pub config: ListenerConfig,
     pub cluster: Arc<ClusterRuntime>,
     pub stats: Arc<ListenerStats>,
+    pub(crate) relay_mode: Mode,
+    pub(crate) buffer_size: usize,
+    pub(crate) log_connections: bool,
+}
+
+/// What every worker's socket for one address shares: the current [`ListenerRuntime`]
+/// (replaced on reload while the sockets stay) and the connection limit.
+#[derive(Debug)]
+pub(crate) struct ListenerSlot {
+    pub(crate) current: ArcSwap<ListenerRuntime>,
+    /// Connections open or being accepted, across all workers; bounded by `max_connections`.
+    reserved: CachePadded<AtomicUsize>,
+    room: Notify,
+}
+
+/// A place under the listener's connection limit; given back on drop.
+pub(crate) struct Permit {
+    slot: Arc<ListenerSlot>,
+}
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        let before = self.slot.reserved.fetch_sub(1, Relaxed);
+        if before >= self.slot.current.load().config.max_connections {
+            self.slot.room.notify_waiters();
+        }
+    }
+}
+
+impl ListenerSlot {
+    pub(crate) fn new(runtime: Arc<ListenerRuntime>) -> Arc<Self> {
+        Arc::new(ListenerSlot {
+            current: ArcSwap::new(runtime),
+            reserved: CachePadded::new(AtomicUsize::new(0)),
+            room: Notify::new(),
+        })
+    }
+
+    fn try_reserve(&self, max: usize) -> bool {
+        self.reserved
+            .fetch_update(Relaxed, Relaxed, |n| (n < max).then_some(n + 1))
+            .is_ok()
+    }
+
+    /// Waits for a place under `max_connections`. While the listener is full this worker does
+    /// not call accept: new clients wait in the kernel's backlog.
+    async fn reserve(self: &Arc<Self>) -> Permit {
+        let mut paused = false;
+        loop {
+            let room = self.room.notified();
+            let mut room = std::pin::pin!(room);
+            room.as_mut().enable();
+            let current = self.current.load();
+            if self.try_reserve(current.config.max_connections) {
+                return Permit {
+                    slot: Arc::clone(self),
+                };
+            }
+            if !paused {
+                paused = true;
+                current.stats.limit_reached.fetch_add(1, Relaxed);
+                tracing::debug!(listener = %current.config.name, "connection limit reached, pausing accept");
+            }
+            drop(current);
+            // A reload may raise the limit without anyone closing: look again now and then.
+            let _ = tokio::time::timeout(Duration::from_millis(500), room).await;
+        }
+    }
+}
+
+/// Accepts connections on one worker's socket until the task is aborted (listener removed,
+/// or the worker stopping).
+pub(crate) async fn accept_loop(
+    slot: Arc<ListenerSlot>,
+    socket: TcpListener,
+    worker: Rc<WorkerCtx>,
+) {
+    let mut backoff = Backoff::default();
+    loop {
+        let permit = slot.reserve().await;
+        match socket.accept().await {
+            Ok((stream, peer)) => {
+                backoff.reset();
+                let runtime = slot.current.load_full();
+                runtime.stats.accepted.fetch_add(1, Relaxed);
+                let task = connection::serve(stream, peer, runtime, Rc::clone(&worker), permit);
+                tokio::task::spawn_local(task);
+            }
+            Err(e) if is_resource_exhaustion(&e) => {
+                drop(permit);
+                let runtime = slot.current.load();
+                runtime.stats.accept_exhausted.fetch_add(1, Relaxed);
+                backoff.wait(&runtime.config.name, &e).await;
+            }
+            // ECONNABORTED and friends: the client gave up before we accepted; nothing to do.
+            Err(e) => tracing::debug!(error = %e, "accept failed"),
+        }
+    }
+}
+
+/// Exponential back-off for accept when the process is out of file descriptors, so the loop
+/// sleeps instead of spinning on a socket that stays readable.
+#[derive(Default)]
+struct Backoff {
+    delay: Option<Duration>,
+    last_warning: Option<tokio::time::Instant>,
+}
+
+impl Backoff {
+    const FIRST: Duration = Duration::from_millis(5);
+    const MAX: Duration = Duration::from_millis(500);
+
+    fn reset(&mut self) {
+        self.delay = None;
+    }
+
+    async fn wait(&mut self, listener: &str, error: &std::io::Error) {
+        let delay = self.delay.map_or(Self::FIRST, |d| (d * 2).min(Self::MAX));
+        self.delay = Some(delay);
+        let now = tokio::time::Instant::now();
+        if self
+            .last_warning
+            .is_none_or(|t| now - t > Duration::from_secs(10))
+        {
+            self.last_warning = Some(now);
+            tracing::warn!(listener, %error, "cannot accept: out of resources, backing off");
+        }
+        tokio::time::sleep(delay).await;
+    }
 }

@@ -2,7 +2,8 @@
 
 use crate::cluster::ClusterRuntime;
 use crate::listener::ListenerRuntime;
-use fulcrum_config::Config;
+use crate::relay::Mode;
+use fulcrum_config::{Config, RelayMode};
 use std::sync::Arc;
 
 /// Everything the data plane needs for one config generation. Workers load the current one
@@ -45,7 +46,17 @@ impl Snapshot {
                     .and_then(|p| p.listener(&l.name))
                     .map(|old| Arc::clone(&old.stats))
                     .unwrap_or_default();
-                Arc::new(ListenerRuntime { config: l.clone(), cluster, stats })
+                Arc::new(ListenerRuntime {
+                    config: l.clone(),
+                    cluster,
+                    stats,
+                    relay_mode: match config.runtime.relay {
+                        RelayMode::Splice => Mode::Splice,
+                        RelayMode::Copy => Mode::Copy,
+                    },
+                    buffer_size: config.runtime.buffer_size,
+                    log_connections: config.log.connections,
+                })
             })
             .collect();
         Snapshot {

@@ -45,6 +45,16 @@ pub fn apply_stream_options<S: std::os::fd::AsFd>(s: &S, opts: StreamOptions) ->
     Ok(())
 }
 
+/// Shuts down the write half of a connected socket: the peer reads end-of-stream while the
+/// other direction keeps flowing (TCP half-close).
+pub fn shutdown_write<S: std::os::fd::AsFd>(s: &S) -> io::Result<()> {
+    match SockRef::from(s).shutdown(std::net::Shutdown::Write) {
+        // The peer is already gone: nothing left to tell it.
+        Err(e) if e.raw_os_error() == Some(rustix::io::Errno::NOTCONN.raw_os_error()) => Ok(()),
+        other => other,
+    }
+}
+
 /// Whether an error means the process or system ran out of file descriptors
 /// (`EMFILE`, `ENFILE`) or socket memory (`ENOBUFS`, `ENOMEM`): a condition to back off from,
 /// not to retry in a tight loop.

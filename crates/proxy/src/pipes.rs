@@ -1,0 +1,71 @@
+//! A worker's pool of splice pipes.
+//!
+//! Opening and closing a pipe costs three syscalls, so each worker keeps empty pipes for the
+//! next connection. The pool also caps pipes in use: every pipe holds two file descriptors,
+//! and a connection that cannot get one falls back to the copying relay instead of failing.
+
+use fulcrum_sys::pipe::Pipe;
+use std::cell::RefCell;
+
+/// Pipes owned by one worker thread (not shared, hence `RefCell`).
+#[derive(Debug)]
+pub(crate) struct PipePool {
+    inner: RefCell<Inner>,
+    capacity: usize,
+}
+
+#[derive(Debug)]
+struct Inner {
+    free: Vec<Pipe>,
+    in_use: usize,
+    max_in_use: usize,
+    max_free: usize,
+}
+
+impl PipePool {
+    /// A pool that lends at most `max_in_use` pipes of `capacity` bytes each.
+    pub(crate) fn new(max_in_use: usize, capacity: usize) -> Self {
+        let max_free = (max_in_use / 4).clamp(1, 256);
+        let inner = Inner {
+            free: Vec::new(),
+            in_use: 0,
+            max_in_use,
+            max_free,
+        };
+        PipePool {
+            inner: RefCell::new(inner),
+            capacity,
+        }
+    }
+
+    /// An empty pipe, or `None` when the budget is spent or the kernel refuses a new one.
+    pub(crate) fn take(&self) -> Option<Pipe> {
+        let mut inner = self.inner.borrow_mut();
+        if inner.in_use >= inner.max_in_use {
+            return None;
+        }
+        let pipe = match inner.free.pop() {
+            Some(p) => p,
+            None => {
+                let p = Pipe::new().ok()?;
+                if self.capacity > 64 * 1024 {
+                    // Best effort: a smaller pipe only means more syscalls per byte.
+                    let _ = p.set_capacity(self.capacity);
+                }
+                p
+            }
+        };
+        inner.in_use += 1;
+        Some(pipe)
+    }
+
+    /// Returns a pipe. Only an empty pipe may be kept: pass `empty = false` if bytes may still
+    /// sit in it, and it is closed instead.
+    pub(crate) fn give_back(&self, pipe: Pipe, empty: bool) {
+        let mut inner = self.inner.borrow_mut();
+        inner.in_use -= 1;
+        if empty && inner.free.len() < inner.max_free {
+            inner.free.push(pipe);
+        }
+    }
+}

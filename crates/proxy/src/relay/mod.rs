@@ -1,0 +1,221 @@
+//! Moving bytes between a client and a backend, both ways at once, until both sides are done.
+//!
+//! Each direction runs on its own future ([`splice::one_way`] or [`copy::one_way`]); both are
+//! polled by one task, together with an idle timer and the worker's force-close signal. A
+//! direction that reaches end-of-stream passes the FIN on (`shutdown(SHUT_WR)`) and stops while
+//! the other keeps flowing: TCP half-close is honoured. An error on either side ends both.
+
+mod copy;
+mod splice;
+
+use crate::pipes::PipePool;
+use std::cell::Cell;
+use std::io;
+use std::pin::pin;
+use std::time::Duration;
+use tokio::net::TcpStream;
+use tokio::sync::Notify;
+use tokio::time::{Instant, sleep_until};
+
+/// How the relay moves bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    Splice,
+    Copy,
+}
+
+/// Why a relayed connection ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum End {
+    /// Both directions finished; the client sent its FIN first.
+    ClientClosed,
+    /// Both directions finished; the backend sent its FIN first.
+    BackendClosed,
+    /// Reading from or writing to the client failed (reset, broken pipe).
+    ClientError,
+    /// Reading from or writing to the backend failed.
+    BackendError,
+    /// No byte moved either way for the idle timeout.
+    IdleTimeout,
+    /// The worker's shutdown deadline passed.
+    Shutdown,
+}
+
+impl End {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            End::ClientClosed => "client_closed",
+            End::BackendClosed => "backend_closed",
+            End::ClientError => "client_error",
+            End::BackendError => "backend_error",
+            End::IdleTimeout => "idle_timeout",
+            End::Shutdown => "shutdown",
+        }
+    }
+}
+
+/// What a relay did.
+#[derive(Debug)]
+pub(crate) struct Outcome {
+    /// Bytes from client to backend.
+    pub up: u64,
+    /// Bytes from backend to client.
+    pub down: u64,
+    pub end: End,
+    /// The I/O error that ended it, if one did.
+    pub error: Option<io::Error>,
+}
+
+/// Everything a relay needs besides the two sockets.
+pub(crate) struct Settings<'a> {
+    pub mode: Mode,
+    pub buffer_size: usize,
+    pub idle_timeout: Duration,
+    pub pipes: &'a PipePool,
+    pub close_now: &'a Notify,
+}
+
+/// Which socket an I/O error came from.
+#[derive(Debug)]
+enum Side {
+    Source,
+    Destination,
+}
+
+/// A direction's failure: which end failed and how.
+#[derive(Debug)]
+struct Failure {
+    side: Side,
+    error: io::Error,
+}
+
+impl Failure {
+    fn source(error: io::Error) -> Self {
+        Failure {
+            side: Side::Source,
+            error,
+        }
+    }
+
+    fn destination(error: io::Error) -> Self {
+        Failure {
+            side: Side::Destination,
+            error,
+        }
+    }
+}
+
+/// One direction's progress, read by the driver when the relay ends.
+#[derive(Default)]
+struct Progress<'a> {
+    bytes: Cell<u64>,
+    last_activity: Option<&'a Cell<Instant>>,
+}
+
+impl Progress<'_> {
+    fn moved(&self, n: usize) {
+        self.bytes.set(self.bytes.get() + n as u64);
+        if let Some(last) = self.last_activity {
+            last.set(Instant::now());
+        }
+    }
+}
+
+/// Relays until both directions are done, an error, the idle timeout, or a forced close.
+pub(crate) async fn run(client: &TcpStream, backend: &TcpStream, s: Settings<'_>) -> Outcome {
+    let last = Cell::new(Instant::now());
+    let up = Progress {
+        bytes: Cell::new(0),
+        last_activity: Some(&last),
+    };
+    let down = Progress {
+        bytes: Cell::new(0),
+        last_activity: Some(&last),
+    };
+    let pipes = match s.mode {
+        Mode::Splice => take_two(s.pipes),
+        Mode::Copy => None,
+    };
+    let (end, error, drained) = match &pipes {
+        Some((a, b)) => {
+            let fa = splice::one_way(client, backend, a, s.buffer_size, &up);
+            let fb = splice::one_way(backend, client, b, s.buffer_size, &down);
+            drive(fa, fb, &last, &s).await
+        }
+        None => {
+            let fa = copy::one_way(client, backend, s.buffer_size, &up);
+            let fb = copy::one_way(backend, client, s.buffer_size, &down);
+            drive(fa, fb, &last, &s).await
+        }
+    };
+    if let Some((a, b)) = pipes {
+        s.pipes.give_back(a, drained);
+        s.pipes.give_back(b, drained);
+    }
+    Outcome {
+        up: up.bytes.get(),
+        down: down.bytes.get(),
+        end,
+        error,
+    }
+}
+
+fn take_two(pool: &PipePool) -> Option<(fulcrum_sys::pipe::Pipe, fulcrum_sys::pipe::Pipe)> {
+    let a = pool.take()?;
+    match pool.take() {
+        Some(b) => Some((a, b)),
+        None => {
+            pool.give_back(a, true);
+            None
+        }
+    }
+}
+
+/// Polls both directions, the idle timer and the close signal. Returns why it ended, the
+/// error if any, and whether both directions finished cleanly (so their pipes are empty).
+async fn drive(
+    up: impl Future<Output = Result<(), Failure>>,
+    down: impl Future<Output = Result<(), Failure>>,
+    last: &Cell<Instant>,
+    s: &Settings<'_>,
+) -> (End, Option<io::Error>, bool) {
+    let mut up = pin!(up);
+    let mut down = pin!(down);
+    let mut close = pin!(s.close_now.notified());
+    let idle = sleep_until(Instant::now() + s.idle_timeout);
+    let mut idle = pin!(idle);
+    let (mut up_done, mut down_done) = (false, false);
+    let mut first_fin = None;
+    loop {
+        tokio::select! {
+            r = &mut up, if !up_done => match r {
+                Ok(()) => { up_done = true; first_fin.get_or_insert(End::ClientClosed); }
+                Err(f) => return failed(f, End::ClientError, End::BackendError),
+            },
+            r = &mut down, if !down_done => match r {
+                Ok(()) => { down_done = true; first_fin.get_or_insert(End::BackendClosed); }
+                Err(f) => return failed(f, End::BackendError, End::ClientError),
+            },
+            () = &mut idle => {
+                let deadline = last.get() + s.idle_timeout;
+                if deadline <= Instant::now() {
+                    return (End::IdleTimeout, None, false);
+                }
+                idle.as_mut().reset(deadline);
+            }
+            () = &mut close => return (End::Shutdown, None, false),
+        }
+        if up_done && down_done {
+            return (first_fin.unwrap_or(End::ClientClosed), None, true);
+        }
+    }
+}
+
+/// Maps a direction's failure to the side that failed: `on_source` if reading failed.
+fn failed(f: Failure, on_source: End, on_destination: End) -> (End, Option<io::Error>, bool) {
+    let end = match f.side {
+        Side::Source => on_source,
+        Side::Destination => on_destination,
+    };
+    (end, Some(f.error), false)
+}

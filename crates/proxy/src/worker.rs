@@ -1,0 +1,152 @@
+//! A worker thread: pinned to one CPU, running a current-thread runtime, owning one socket per
+//! listener and every connection it accepts. Commands from the [`Server`](crate::Server)
+//! arrive on a channel: start or stop a listener, or shut down.
+
+use crate::listener::{ListenerSlot, accept_loop};
+use crate::pipes::PipePool;
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{Notify, mpsc};
+use tokio::task::{JoinHandle, LocalSet, spawn_local};
+use tokio::time::{Instant, timeout_at};
+
+/// What identifies a listening socket: address and backlog.
+pub(crate) type SocketKey = (SocketAddr, u32);
+
+pub(crate) enum Command {
+    /// Start accepting on `socket` (this worker's own `SO_REUSEPORT` socket for `slot`).
+    Listen {
+        key: SocketKey,
+        slot: Arc<ListenerSlot>,
+        socket: std::net::TcpListener,
+    },
+    /// Stop accepting on the socket for `key` and close it; open connections carry on.
+    Unlisten { key: SocketKey },
+    /// Stop accepting everywhere, wait up to `deadline` for open connections, then close them.
+    Shutdown { deadline: Duration },
+}
+
+/// What a worker's tasks share (one thread, so plain cells).
+#[derive(Debug)]
+pub(crate) struct WorkerCtx {
+    pub(crate) pipes: PipePool,
+    /// Set when the shutdown deadline passed: connections still starting close at once.
+    pub(crate) closing: Cell<bool>,
+    /// Woken when the shutdown deadline passed: open relays end.
+    pub(crate) close_now: Notify,
+    active: Cell<usize>,
+    idle: Notify,
+}
+
+impl WorkerCtx {
+    pub(crate) fn opened(&self) {
+        self.active.set(self.active.get() + 1);
+    }
+
+    pub(crate) fn closed(&self) {
+        self.active.set(self.active.get() - 1);
+        if self.active.get() == 0 {
+            self.idle.notify_waiters();
+        }
+    }
+
+    /// Waits until no connection is open or `deadline` passes; true if none is open.
+    async fn wait_idle(&self, deadline: Instant) -> bool {
+        loop {
+            let idle = self.idle.notified();
+            if self.active.get() == 0 {
+                return true;
+            }
+            if timeout_at(deadline, idle).await.is_err() {
+                return self.active.get() == 0;
+            }
+        }
+    }
+}
+
+/// How a worker is set up.
+pub(crate) struct Spec {
+    pub(crate) index: usize,
+    pub(crate) cpu: Option<usize>,
+    pub(crate) max_pipes: usize,
+    pub(crate) pipe_capacity: usize,
+}
+
+/// Starts a worker thread; it runs until it receives `Shutdown` or its channel closes.
+pub(crate) fn spawn(
+    spec: Spec,
+    commands: mpsc::UnboundedReceiver<Command>,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name(format!("fulcrum-w{}", spec.index))
+        .spawn(move || {
+            if let Some(cpu) = spec.cpu {
+                if let Err(e) = fulcrum_sys::affinity::pin_current_thread(cpu) {
+                    tracing::warn!(worker = spec.index, cpu, error = %e, "cannot pin worker");
+                }
+            }
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    tracing::error!(worker = spec.index, error = %e, "cannot start worker runtime");
+                    return;
+                }
+            };
+            let ctx = Rc::new(WorkerCtx {
+                pipes: PipePool::new(spec.max_pipes, spec.pipe_capacity),
+                closing: Cell::new(false),
+                close_now: Notify::new(),
+                active: Cell::new(0),
+                idle: Notify::new(),
+            });
+            LocalSet::new().block_on(&runtime, run(commands, ctx));
+        })
+}
+
+async fn run(mut commands: mpsc::UnboundedReceiver<Command>, ctx: Rc<WorkerCtx>) {
+    let mut accepting: HashMap<SocketKey, JoinHandle<()>> = HashMap::new();
+    while let Some(command) = commands.recv().await {
+        match command {
+            Command::Listen { key, slot, socket } => {
+                match tokio::net::TcpListener::from_std(socket) {
+                    Ok(socket) => {
+                        let task = spawn_local(accept_loop(slot, socket, Rc::clone(&ctx)));
+                        if let Some(old) = accepting.insert(key, task) {
+                            old.abort();
+                        }
+                    }
+                    Err(e) => {
+                        tracing::error!(addr = %key.0, error = %e, "cannot register listener")
+                    }
+                }
+            }
+            Command::Unlisten { key } => {
+                if let Some(task) = accepting.remove(&key) {
+                    task.abort();
+                }
+            }
+            Command::Shutdown { deadline } => {
+                accepting.drain().for_each(|(_, task)| task.abort());
+                drain(&ctx, deadline).await;
+                return;
+            }
+        }
+    }
+}
+
+/// Lets open connections finish until `deadline`, then ends the rest (each still logs its line).
+async fn drain(ctx: &WorkerCtx, deadline: Duration) {
+    if ctx.wait_idle(Instant::now() + deadline).await {
+        return;
+    }
+    ctx.closing.set(true);
+    ctx.close_now.notify_waiters();
+    ctx.wait_idle(Instant::now() + Duration::from_secs(1)).await;
+}
