@@ -5,7 +5,7 @@ use crate::cluster::ClusterRuntime;
 use crate::listener::{ListenerRuntime, Permit};
 use crate::relay::{self, End, Outcome, Settings};
 use crate::worker::WorkerCtx;
-use fulcrum_sys::socket::{StreamOptions, apply_stream_options};
+use fulcrum_sys::socket::set_nodelay;
 use std::io;
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -27,14 +27,9 @@ pub(crate) async fn serve(
 ) {
     let _open = Open::new(&listener, &worker, permit);
     let started = Instant::now();
-    let options = StreamOptions {
-        nodelay: listener.config.tcp_nodelay,
-        keepalive: listener.config.tcp_keepalive,
-    };
-    // A client that vanished before we set options will show up as an error in the relay.
-    let _ = apply_stream_options(&client, options);
+    // The client socket inherited its options from the listening socket.
     let cluster = &listener.cluster;
-    let Some((index, upstream)) = connect(cluster, options).await else {
+    let Some((index, upstream)) = connect(cluster, listener.config.tcp_nodelay).await else {
         listener.stats.no_backend.fetch_add(1, Relaxed);
         tracing::warn!(listener = %listener.config.name, client = %peer, cluster = cluster.name(),
             "connection closed: no backend reachable");
@@ -95,7 +90,7 @@ fn log_close(
 /// Connects to a backend of `cluster`, trying up to `connect_attempts` different ones. The
 /// chosen backend's `active` counter is raised before connecting (so concurrent picks see it)
 /// and stays raised on success; the caller lowers it when the connection ends.
-async fn connect(cluster: &ClusterRuntime, options: StreamOptions) -> Option<(usize, TcpStream)> {
+async fn connect(cluster: &ClusterRuntime, nodelay: bool) -> Option<(usize, TcpStream)> {
     let attempts = (cluster.config.connect_attempts as usize).clamp(1, MAX_ATTEMPTS);
     let mut tried = [0usize; MAX_ATTEMPTS];
     for n in 0..attempts {
@@ -105,7 +100,10 @@ async fn connect(cluster: &ClusterRuntime, options: StreamOptions) -> Option<(us
         backend.stats.active.fetch_add(1, Relaxed);
         match connect_one(backend.address, cluster.config.connect_timeout).await {
             Ok(stream) => {
-                let _ = apply_stream_options(&stream, options);
+                if nodelay {
+                    // Only fails if the backend already went away; the relay will see that.
+                    let _ = set_nodelay(&stream, true);
+                }
                 return Some((index, stream));
             }
             Err(error) => {

@@ -9,7 +9,7 @@ use crate::worker::WorkerCtx;
 use arc_swap::ArcSwap;
 use crossbeam_utils::CachePadded;
 use fulcrum_config::ListenerConfig;
-use fulcrum_sys::socket::is_resource_exhaustion;
+use fulcrum_sys::socket::{StreamOptions, apply_stream_options, is_resource_exhaustion};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
@@ -122,6 +122,33 @@ pub(crate) async fn accept_loop(
             Err(e) => tracing::debug!(error = %e, "accept failed"),
         }
     }
+}
+
+/// The options of `config`, as accepted sockets should carry them.
+pub(crate) fn stream_options(config: &ListenerConfig) -> StreamOptions {
+    StreamOptions { nodelay: config.tcp_nodelay, keepalive: config.tcp_keepalive }
+}
+
+/// Sets TCP options on the listening socket, whose accepted sockets inherit them, whenever
+/// they differ from what was last applied (at start, and after a reload that changed them).
+/// A socket accepted before the change gets them set directly.
+fn ensure_options(
+    socket: &TcpListener,
+    applied: &mut Option<StreamOptions>,
+    config: &ListenerConfig,
+    accepted: Option<&tokio::net::TcpStream>,
+) {
+    let wanted = stream_options(config);
+    if *applied == Some(wanted) {
+        return;
+    }
+    if let Err(error) = apply_stream_options(socket, wanted) {
+        tracing::warn!(listener = %config.name, %error, "cannot set socket options");
+    }
+    if let Some(stream) = accepted {
+        let _ = apply_stream_options(stream, wanted);
+    }
+    *applied = Some(wanted);
 }
 
 /// Exponential back-off for accept when the process is out of file descriptors, so the loop

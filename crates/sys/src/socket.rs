@@ -21,28 +21,34 @@ pub fn bind_reuseport(addr: SocketAddr, backlog: u32) -> io::Result<TcpListener>
     Ok(socket.into())
 }
 
-/// Options applied to every proxied TCP connection, client side and backend side.
-#[derive(Debug, Clone, Copy)]
+/// Options for proxied TCP connections. Set on a listening socket, they are inherited by every
+/// socket it accepts (Linux copies them), which saves the syscalls per connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StreamOptions {
     pub nodelay: bool,
     /// Idle time before the first keepalive probe; `None` leaves keepalive off.
     pub keepalive: Option<Duration>,
 }
 
-/// Applies [`StreamOptions`] to a connected socket.
+/// Applies [`StreamOptions`] to a socket, turning each option on or off as asked.
 pub fn apply_stream_options<S: std::os::fd::AsFd>(s: &S, opts: StreamOptions) -> io::Result<()> {
     let sock = SockRef::from(s);
-    if opts.nodelay {
-        sock.set_tcp_nodelay(true)?;
+    sock.set_tcp_nodelay(opts.nodelay)?;
+    match opts.keepalive {
+        Some(idle) => {
+            let ka = TcpKeepalive::new()
+                .with_time(idle)
+                .with_interval(Duration::from_secs(10))
+                .with_retries(3);
+            sock.set_tcp_keepalive(&ka)
+        }
+        None => sock.set_keepalive(false),
     }
-    if let Some(idle) = opts.keepalive {
-        let ka = TcpKeepalive::new()
-            .with_time(idle)
-            .with_interval(Duration::from_secs(10))
-            .with_retries(3);
-        sock.set_tcp_keepalive(&ka)?;
-    }
-    Ok(())
+}
+
+/// Sets `TCP_NODELAY` on a socket.
+pub fn set_nodelay<S: std::os::fd::AsFd>(s: &S, on: bool) -> io::Result<()> {
+    SockRef::from(s).set_tcp_nodelay(on)
 }
 
 /// Shuts down the write half of a connected socket: the peer reads end-of-stream while the
@@ -78,6 +84,25 @@ mod tests {
         let addr = a.local_addr().unwrap();
         let b = bind_reuseport(addr, 128).unwrap();
         assert_eq!(b.local_addr().unwrap(), addr);
+    }
+
+    #[test]
+    fn accepted_sockets_inherit_the_listener_options() {
+        let l = bind_reuseport("127.0.0.1:0".parse().unwrap(), 16).unwrap();
+        let opts = StreamOptions { nodelay: true, keepalive: Some(Duration::from_secs(77)) };
+        apply_stream_options(&l, opts).unwrap();
+        let _c = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (a, _) = loop {
+            match l.accept() {
+                Ok(x) => break x,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => std::thread::yield_now(),
+                Err(e) => panic!("{e}"),
+            }
+        };
+        let a = SockRef::from(&a);
+        assert!(a.tcp_nodelay().unwrap());
+        assert!(a.keepalive().unwrap());
+        assert_eq!(a.tcp_keepalive_time().unwrap(), Duration::from_secs(77));
     }
 
     #[test]
