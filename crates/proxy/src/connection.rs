@@ -8,7 +8,6 @@ use crate::worker::WorkerCtx;
 use fulcrum_sys::socket::set_nodelay;
 use std::io;
 use std::net::SocketAddr;
-use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
@@ -22,7 +21,7 @@ pub(crate) async fn serve(
     client: TcpStream,
     peer: SocketAddr,
     listener: Arc<ListenerRuntime>,
-    worker: Rc<WorkerCtx>,
+    worker: Arc<WorkerCtx>,
     permit: Permit,
 ) {
     let _open = Open::new(&listener, &worker, permit);
@@ -44,7 +43,7 @@ pub(crate) async fn serve(
         pipes: &worker.pipes,
         close_now: &worker.close_now,
     };
-    let outcome = if worker.closing.get() {
+    let outcome = if worker.is_closing() {
         Outcome {
             up: 0,
             down: 0,
@@ -127,17 +126,17 @@ async fn connect_one(addr: SocketAddr, timeout: std::time::Duration) -> io::Resu
 /// whichever way the connection's task ends.
 struct Open {
     listener: Arc<ListenerRuntime>,
-    worker: Rc<WorkerCtx>,
+    worker: Arc<WorkerCtx>,
     _permit: Permit,
 }
 
 impl Open {
-    fn new(listener: &Arc<ListenerRuntime>, worker: &Rc<WorkerCtx>, permit: Permit) -> Self {
+    fn new(listener: &Arc<ListenerRuntime>, worker: &Arc<WorkerCtx>, permit: Permit) -> Self {
         listener.stats.active.fetch_add(1, Relaxed);
         worker.opened();
         Open {
             listener: Arc::clone(listener),
-            worker: Rc::clone(worker),
+            worker: Arc::clone(worker),
             _permit: permit,
         }
     }

@@ -10,7 +10,6 @@ use arc_swap::ArcSwap;
 use crossbeam_utils::CachePadded;
 use fulcrum_config::ListenerConfig;
 use fulcrum_sys::socket::{StreamOptions, apply_stream_options, is_resource_exhaustion};
-use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::time::Duration;
@@ -99,18 +98,21 @@ impl ListenerSlot {
 pub(crate) async fn accept_loop(
     slot: Arc<ListenerSlot>,
     socket: TcpListener,
-    worker: Rc<WorkerCtx>,
+    worker: Arc<WorkerCtx>,
 ) {
     let mut backoff = Backoff::default();
+    let mut applied = None;
     loop {
         let permit = slot.reserve().await;
+        ensure_options(&socket, &mut applied, &slot.current.load().config, None);
         match socket.accept().await {
             Ok((stream, peer)) => {
                 backoff.reset();
                 let runtime = slot.current.load_full();
+                ensure_options(&socket, &mut applied, &runtime.config, Some(&stream));
                 runtime.stats.accepted.fetch_add(1, Relaxed);
-                let task = connection::serve(stream, peer, runtime, Rc::clone(&worker), permit);
-                tokio::task::spawn_local(task);
+                let task = connection::serve(stream, peer, runtime, Arc::clone(&worker), permit);
+                tokio::spawn(task);
             }
             Err(e) if is_resource_exhaustion(&e) => {
                 drop(permit);
@@ -125,8 +127,11 @@ pub(crate) async fn accept_loop(
 }
 
 /// The options of `config`, as accepted sockets should carry them.
-pub(crate) fn stream_options(config: &ListenerConfig) -> StreamOptions {
-    StreamOptions { nodelay: config.tcp_nodelay, keepalive: config.tcp_keepalive }
+fn stream_options(config: &ListenerConfig) -> StreamOptions {
+    StreamOptions {
+        nodelay: config.tcp_nodelay,
+        keepalive: config.tcp_keepalive,
+    }
 }
 
 /// Sets TCP options on the listening socket, whose accepted sockets inherit them, whenever

@@ -5,12 +5,13 @@
 //! and a connection that cannot get one falls back to the copying relay instead of failing.
 
 use fulcrum_sys::pipe::Pipe;
-use std::cell::RefCell;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
-/// Pipes owned by one worker thread (not shared, hence `RefCell`).
+/// Pipes owned by one worker thread. The mutex is never contended (only the worker's own
+/// thread touches it); it is there because tasks must be `Send` to run on tokio's scheduler.
 #[derive(Debug)]
 pub(crate) struct PipePool {
-    inner: RefCell<Inner>,
+    inner: Mutex<Inner>,
     capacity: usize,
 }
 
@@ -33,14 +34,18 @@ impl PipePool {
             max_free,
         };
         PipePool {
-            inner: RefCell::new(inner),
+            inner: Mutex::new(inner),
             capacity,
         }
     }
 
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// An empty pipe, or `None` when the budget is spent or the kernel refuses a new one.
     pub(crate) fn take(&self) -> Option<Pipe> {
-        let mut inner = self.inner.borrow_mut();
+        let mut inner = self.lock();
         if inner.in_use >= inner.max_in_use {
             return None;
         }
@@ -62,7 +67,7 @@ impl PipePool {
     /// Returns a pipe. Only an empty pipe may be kept: pass `empty = false` if bytes may still
     /// sit in it, and it is closed instead.
     pub(crate) fn give_back(&self, pipe: Pipe, empty: bool) {
-        let mut inner = self.inner.borrow_mut();
+        let mut inner = self.lock();
         inner.in_use -= 1;
         if empty && inner.free.len() < inner.max_free {
             inner.free.push(pipe);

@@ -4,14 +4,13 @@
 
 use crate::listener::{ListenerSlot, accept_loop};
 use crate::pipes::PipePool;
-use std::cell::Cell;
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::rc::Rc;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
 use std::time::Duration;
 use tokio::sync::{Notify, mpsc};
-use tokio::task::{JoinHandle, LocalSet, spawn_local};
+use tokio::task::JoinHandle;
 use tokio::time::{Instant, timeout_at};
 
 /// What identifies a listening socket: address and backlog.
@@ -30,39 +29,43 @@ pub(crate) enum Command {
     Shutdown { deadline: Duration },
 }
 
-/// What a worker's tasks share (one thread, so plain cells).
+/// What a worker's tasks share. Only the worker's own thread touches it; the atomics are
+/// there because tokio wants `Send` tasks, and uncontended they cost what a plain cell does.
 #[derive(Debug)]
 pub(crate) struct WorkerCtx {
     pub(crate) pipes: PipePool,
     /// Set when the shutdown deadline passed: connections still starting close at once.
-    pub(crate) closing: Cell<bool>,
+    pub(crate) closing: AtomicBool,
     /// Woken when the shutdown deadline passed: open relays end.
     pub(crate) close_now: Notify,
-    active: Cell<usize>,
+    active: AtomicUsize,
     idle: Notify,
 }
 
 impl WorkerCtx {
     pub(crate) fn opened(&self) {
-        self.active.set(self.active.get() + 1);
+        self.active.fetch_add(1, Relaxed);
     }
 
     pub(crate) fn closed(&self) {
-        self.active.set(self.active.get() - 1);
-        if self.active.get() == 0 {
+        if self.active.fetch_sub(1, Relaxed) == 1 {
             self.idle.notify_waiters();
         }
+    }
+
+    pub(crate) fn is_closing(&self) -> bool {
+        self.closing.load(Relaxed)
     }
 
     /// Waits until no connection is open or `deadline` passes; true if none is open.
     async fn wait_idle(&self, deadline: Instant) -> bool {
         loop {
             let idle = self.idle.notified();
-            if self.active.get() == 0 {
+            if self.active.load(Relaxed) == 0 {
                 return true;
             }
             if timeout_at(deadline, idle).await.is_err() {
-                return self.active.get() == 0;
+                return self.active.load(Relaxed) == 0;
             }
         }
     }
@@ -99,25 +102,28 @@ pub(crate) fn spawn(
                     return;
                 }
             };
-            let ctx = Rc::new(WorkerCtx {
+            let ctx = Arc::new(WorkerCtx {
                 pipes: PipePool::new(spec.max_pipes, spec.pipe_capacity),
-                closing: Cell::new(false),
+                closing: AtomicBool::new(false),
                 close_now: Notify::new(),
-                active: Cell::new(0),
+                active: AtomicUsize::new(0),
                 idle: Notify::new(),
             });
-            LocalSet::new().block_on(&runtime, run(commands, ctx));
+            // Plain `spawn` on a current-thread runtime: a task spawned from the worker's own
+            // thread goes straight to its run queue with no wake-up syscall (a LocalSet writes
+            // to the runtime's eventfd for every new connection).
+            runtime.block_on(run(commands, ctx));
         })
 }
 
-async fn run(mut commands: mpsc::UnboundedReceiver<Command>, ctx: Rc<WorkerCtx>) {
+async fn run(mut commands: mpsc::UnboundedReceiver<Command>, ctx: Arc<WorkerCtx>) {
     let mut accepting: HashMap<SocketKey, JoinHandle<()>> = HashMap::new();
     while let Some(command) = commands.recv().await {
         match command {
             Command::Listen { key, slot, socket } => {
                 match tokio::net::TcpListener::from_std(socket) {
                     Ok(socket) => {
-                        let task = spawn_local(accept_loop(slot, socket, Rc::clone(&ctx)));
+                        let task = tokio::spawn(accept_loop(slot, socket, Arc::clone(&ctx)));
                         if let Some(old) = accepting.insert(key, task) {
                             old.abort();
                         }
@@ -146,7 +152,7 @@ async fn drain(ctx: &WorkerCtx, deadline: Duration) {
     if ctx.wait_idle(Instant::now() + deadline).await {
         return;
     }
-    ctx.closing.set(true);
+    ctx.closing.store(true, Relaxed);
     ctx.close_now.notify_waiters();
     ctx.wait_idle(Instant::now() + Duration::from_secs(1)).await;
 }

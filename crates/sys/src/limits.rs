@@ -13,7 +13,7 @@ pub fn nofile_limit() -> (Option<u64>, Option<u64>) {
 pub fn raise_nofile_to_hard() -> io::Result<Option<u64>> {
     let mut lim = getrlimit(Resource::Nofile);
     lim.current = lim.maximum;
-    setrlimit(Resource::Nofile, lim.clone())?;
+    setrlimit(Resource::Nofile, lim)?;
     Ok(lim.current)
 }
 

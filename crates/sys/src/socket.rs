@@ -89,7 +89,10 @@ mod tests {
     #[test]
     fn accepted_sockets_inherit_the_listener_options() {
         let l = bind_reuseport("127.0.0.1:0".parse().unwrap(), 16).unwrap();
-        let opts = StreamOptions { nodelay: true, keepalive: Some(Duration::from_secs(77)) };
+        let opts = StreamOptions {
+            nodelay: true,
+            keepalive: Some(Duration::from_secs(77)),
+        };
         apply_stream_options(&l, opts).unwrap();
         let _c = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
         let (a, _) = loop {

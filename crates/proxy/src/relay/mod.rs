@@ -9,9 +9,9 @@ mod copy;
 mod splice;
 
 use crate::pipes::PipePool;
-use std::cell::Cell;
 use std::io;
 use std::pin::pin;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
@@ -105,32 +105,51 @@ impl Failure {
     }
 }
 
-/// One direction's progress, read by the driver when the relay ends.
-#[derive(Default)]
+/// One direction's progress, read by the driver when the relay ends. Atomics only so the
+/// task is `Send`; one task writes them, so plain loads and stores suffice.
 struct Progress<'a> {
-    bytes: Cell<u64>,
-    last_activity: Option<&'a Cell<Instant>>,
+    bytes: AtomicU64,
+    activity: &'a Activity,
 }
 
 impl Progress<'_> {
     fn moved(&self, n: usize) {
-        self.bytes.set(self.bytes.get() + n as u64);
-        if let Some(last) = self.last_activity {
-            last.set(Instant::now());
-        }
+        self.bytes
+            .store(self.bytes.load(Relaxed) + n as u64, Relaxed);
+        self.activity.touch();
+    }
+}
+
+/// When a byte last moved either way, in milliseconds since the relay started.
+struct Activity {
+    start: Instant,
+    last_ms: AtomicU64,
+}
+
+impl Activity {
+    fn touch(&self) {
+        let ms = self.start.elapsed().as_millis() as u64;
+        self.last_ms.store(ms, Relaxed);
+    }
+
+    fn last(&self) -> Instant {
+        self.start + Duration::from_millis(self.last_ms.load(Relaxed))
     }
 }
 
 /// Relays until both directions are done, an error, the idle timeout, or a forced close.
 pub(crate) async fn run(client: &TcpStream, backend: &TcpStream, s: Settings<'_>) -> Outcome {
-    let last = Cell::new(Instant::now());
+    let last = Activity {
+        start: Instant::now(),
+        last_ms: AtomicU64::new(0),
+    };
     let up = Progress {
-        bytes: Cell::new(0),
-        last_activity: Some(&last),
+        bytes: AtomicU64::new(0),
+        activity: &last,
     };
     let down = Progress {
-        bytes: Cell::new(0),
-        last_activity: Some(&last),
+        bytes: AtomicU64::new(0),
+        activity: &last,
     };
     let pipes = match s.mode {
         Mode::Splice => take_two(s.pipes),
@@ -153,8 +172,8 @@ pub(crate) async fn run(client: &TcpStream, backend: &TcpStream, s: Settings<'_>
         s.pipes.give_back(b, drained);
     }
     Outcome {
-        up: up.bytes.get(),
-        down: down.bytes.get(),
+        up: up.bytes.load(Relaxed),
+        down: down.bytes.load(Relaxed),
         end,
         error,
     }
@@ -176,7 +195,7 @@ fn take_two(pool: &PipePool) -> Option<(fulcrum_sys::pipe::Pipe, fulcrum_sys::pi
 async fn drive(
     up: impl Future<Output = Result<(), Failure>>,
     down: impl Future<Output = Result<(), Failure>>,
-    last: &Cell<Instant>,
+    last: &Activity,
     s: &Settings<'_>,
 ) -> (End, Option<io::Error>, bool) {
     let mut up = pin!(up);
@@ -197,7 +216,7 @@ async fn drive(
                 Err(f) => return failed(f, End::BackendError, End::ClientError),
             },
             () = &mut idle => {
-                let deadline = last.get() + s.idle_timeout;
+                let deadline = last.last() + s.idle_timeout;
                 if deadline <= Instant::now() {
                     return (End::IdleTimeout, None, false);
                 }
