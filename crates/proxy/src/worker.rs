@@ -87,10 +87,10 @@ pub(crate) fn spawn(
     std::thread::Builder::new()
         .name(format!("fulcrum-w{}", spec.index))
         .spawn(move || {
-            if let Some(cpu) = spec.cpu {
-                if let Err(e) = fulcrum_sys::affinity::pin_current_thread(cpu) {
-                    tracing::warn!(worker = spec.index, cpu, error = %e, "cannot pin worker");
-                }
+            if let Some(cpu) = spec.cpu
+                && let Err(e) = fulcrum_sys::affinity::pin_current_thread(cpu)
+            {
+                tracing::warn!(worker = spec.index, cpu, error = %e, "cannot pin worker");
             }
             let runtime = match tokio::runtime::Builder::new_current_thread()
                 .enable_all()
