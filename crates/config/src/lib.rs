@@ -1,10 +1,10 @@
 //! Fulcrum's configuration, in three stages.
 //!
-//! 1. [`raw`]: serde structs that mirror the TOML file, with spans for error positions.
+//! 1. `raw`: serde structs that mirror the TOML file, with spans for error positions.
 //! 2. [`model`]: the validated model, every default filled in and every reference checked.
 //! 3. The runtime objects are built from the model by the proxy crate.
 //!
-//! [`diff`] compares two validated models and drives reload. This crate never does I/O beyond
+//! [`diff()`] compares two validated models and drives reload. This crate never does I/O beyond
 //! reading the file it is given, and never panics on input: every problem is a [`ConfigError`]
 //! naming file, line, column, key, what was found and what was expected.
 
@@ -19,7 +19,7 @@ pub mod units;
 mod validate;
 
 pub use diff::{ConfigDiff, diff};
-pub use error::{ConfigError, ErrorKind};
+pub use error::{ConfigError, Diagnostic, ErrorKind};
 pub use model::*;
 
 use std::path::Path;
@@ -32,7 +32,7 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
     Ok(cfg)
 }
 
-/// Parses and validates config text; `origin` names it in errors (a file path or "<demo>").
+/// Parses and validates config text; `origin` names it in errors (a file path or `"<demo>"`).
 pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
     let raw = raw::parse(text, origin)?;
     validate::validate(raw, text, origin)

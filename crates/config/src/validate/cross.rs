@@ -1,0 +1,172 @@
+//! Checks across tables: unique names, cluster references, and addresses bound twice.
+//!
+//! These work on the raw structs so they see every entry, including ones with other errors.
+//! A value that does not parse was already reported and is skipped here.
+
+use crate::defaults as d;
+use crate::error::{Diagnostic, ErrorKind, Source, backticked, suggest};
+use crate::raw::RawConfig;
+use std::net::SocketAddr;
+use std::ops::Range;
+use toml::Spanned;
+
+/// At most this many cluster names are listed in an "unknown cluster" error.
+const MAX_LISTED: usize = 8;
+
+pub(super) fn check(raw: &RawConfig, src: Source<'_>, out: &mut Vec<Diagnostic>) {
+    let listener_names = raw.listener.iter().map(|l| l.get_ref().name.as_ref());
+    unique_names("listener", listener_names, src, out);
+    let cluster_names = raw.cluster.iter().map(|c| c.get_ref().name.as_ref());
+    unique_names("cluster", cluster_names, src, out);
+    cluster_refs(raw, src, out);
+    address_conflicts(raw, src, out);
+}
+
+fn unique_names<'r>(
+    table: &str,
+    names: impl Iterator<Item = Option<&'r Spanned<String>>>,
+    src: Source<'_>,
+    out: &mut Vec<Diagnostic>,
+) {
+    let mut seen: Vec<(&str, usize, usize)> = Vec::new();
+    for (i, name) in names.enumerate() {
+        let Some(name) = name else { continue };
+        let text = name.get_ref().as_str();
+        if let Some((_, first, line)) = seen.iter().find(|(n, ..)| *n == text) {
+            let path = format!("{table}[{i}].name");
+            let message = format!("duplicate {table} name `{text}` at {path}");
+            let label = format!("{table}[{first}] (line {line}) already has this name");
+            out.push(src.diagnostic(ErrorKind::Duplicate, name.span(), &path, message, label));
+        } else {
+            seen.push((text, i, src.line_of(name.span().start)));
+        }
+    }
+}
+
+fn cluster_refs(raw: &RawConfig, src: Source<'_>, out: &mut Vec<Diagnostic>) {
+    // A cluster without a usable name was reported already; any reference might be to it.
+    if raw.cluster.iter().any(|c| c.get_ref().name.is_none()) {
+        return;
+    }
+    let clusters: Vec<&str> = (raw.cluster.iter())
+        .filter_map(|c| c.get_ref().name.as_ref())
+        .map(|n| n.get_ref().as_str())
+        .collect();
+    for (i, l) in raw.listener.iter().enumerate() {
+        let Some(cluster) = &l.get_ref().cluster else {
+            continue;
+        };
+        let wanted = cluster.get_ref().as_str();
+        if clusters.contains(&wanted) {
+            continue;
+        }
+        let path = format!("listener[{i}].cluster");
+        let message = format!("unknown cluster `{wanted}` in {path}");
+        let mut label = if clusters.is_empty() {
+            "expected the name of a [[cluster]], but the file defines none".to_owned()
+        } else {
+            let mut listed = backticked(&clusters[..clusters.len().min(MAX_LISTED)]);
+            if clusters.len() > MAX_LISTED {
+                listed.push_str(", ...");
+            }
+            format!("expected the name of a [[cluster]]: {listed}")
+        };
+        if let Some(s) = suggest(wanted, &clusters) {
+            label.push_str(&format!("; did you mean `{s}`?"));
+        }
+        out.push(src.diagnostic(
+            ErrorKind::UnknownCluster,
+            cluster.span(),
+            &path,
+            message,
+            label,
+        ));
+    }
+}
+
+/// One socket address the config binds, and where it comes from.
+struct Bound {
+    addr: SocketAddr,
+    path: String,
+    /// The path, or "the default admin.listen" when `[admin]` has no `listen`.
+    what: String,
+    span: Range<usize>,
+}
+
+fn address_conflicts(raw: &RawConfig, src: Source<'_>, out: &mut Vec<Diagnostic>) {
+    let mut bound: Vec<Bound> = Vec::new();
+    if let Some(admin) = &raw.admin {
+        let (text, what, span) = match &admin.get_ref().listen {
+            Some(l) => (l.get_ref().clone(), "admin.listen", l.span()),
+            None => (
+                d::ADMIN_LISTEN.to_string(),
+                "the default admin.listen",
+                admin.span(),
+            ),
+        };
+        push_bound(&mut bound, &text, "admin.listen", what, span);
+    }
+    for (i, l) in raw.listener.iter().enumerate() {
+        if let Some(bind) = &l.get_ref().bind {
+            let path = format!("listener[{i}].bind");
+            push_bound(&mut bound, bind.get_ref(), &path, &path, bind.span());
+        }
+    }
+    bound.sort_by_key(|b| b.span.start);
+    for (j, b) in bound.iter().enumerate() {
+        let Some(a) = bound[..j].iter().find(|a| overlaps(a.addr, b.addr)) else {
+            continue;
+        };
+        let line = src.line_of(a.span.start);
+        let (message, label) = if a.addr == b.addr {
+            (
+                format!(
+                    "address conflict at {}: {} is also bound by {}",
+                    b.what, b.addr, a.what
+                ),
+                format!("{} (line {line}) binds the same address", a.what),
+            )
+        } else {
+            (
+                format!(
+                    "address conflict at {}: {} overlaps {} of {}",
+                    b.what, b.addr, a.addr, a.what
+                ),
+                format!(
+                    "a wildcard and a specific address cannot share port {}; {} is at line {line}",
+                    b.addr.port(),
+                    a.what
+                ),
+            )
+        };
+        out.push(src.diagnostic(
+            ErrorKind::AddressConflict,
+            b.span.clone(),
+            &b.path,
+            message,
+            label,
+        ));
+    }
+}
+
+/// Adds an address that parses with a non-zero port; others were already reported.
+fn push_bound(bound: &mut Vec<Bound>, text: &str, path: &str, what: &str, span: Range<usize>) {
+    if let Ok(addr) = text.parse::<SocketAddr>()
+        && addr.port() != 0
+    {
+        let (path, what) = (path.to_owned(), what.to_owned());
+        bound.push(Bound {
+            addr,
+            path,
+            what,
+            span,
+        });
+    }
+}
+
+/// Two binds collide on the same port and family when the IPs are equal or either is a wildcard.
+fn overlaps(a: SocketAddr, b: SocketAddr) -> bool {
+    a.port() == b.port()
+        && a.is_ipv4() == b.is_ipv4()
+        && (a.ip() == b.ip() || a.ip().is_unspecified() || b.ip().is_unspecified())
+}
