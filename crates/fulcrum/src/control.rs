@@ -111,7 +111,7 @@ fn reload(server: &Server, path: Option<&Path>, levels: &LevelHandle) {
         Ok(diff) => {
             levels.set(&level);
             let generation = server.snapshot().generation;
-            tracing::info!(generation, changes = ?diff, "reload applied");
+            tracing::info!(generation, changes = %diff, "reload applied");
         }
         Err(e) => tracing::error!(error = %e, "reload rejected, keeping the running config"),
     }

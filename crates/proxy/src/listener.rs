@@ -67,21 +67,27 @@ impl ListenerSlot {
             .is_ok()
     }
 
-    /// Waits for a place under `max_connections`. While the listener is full this worker does
-    /// not call accept: new clients wait in the kernel's backlog.
-    async fn reserve(self: &Arc<Self>) -> Permit {
+    /// Waits until the listener is under `max_connections`. With `take`, takes a place and
+    /// returns its permit; without, only waits (so an idle worker holds no place while it
+    /// sits in accept). While the listener is full the worker does not call accept: new
+    /// clients wait in the kernel's backlog.
+    async fn wait_for_room(self: &Arc<Self>, take: bool) -> Option<Permit> {
         let mut paused = false;
         loop {
             let room = self.room.notified();
             let mut room = std::pin::pin!(room);
             room.as_mut().enable();
             let current = self.current.load();
-            if self.try_reserve(current.config.max_connections) {
-                return Permit {
+            let max = current.config.max_connections;
+            if take && self.try_reserve(max) {
+                return Some(Permit {
                     slot: Arc::clone(self),
-                };
+                });
             }
-            if !paused {
+            if !take && self.reserved.load(Relaxed) < max {
+                return None;
+            }
+            if !paused && !take {
                 paused = true;
                 current.stats.limit_reached.fetch_add(1, Relaxed);
                 tracing::debug!(listener = %current.config.name, "connection limit reached, pausing accept");
@@ -103,11 +109,16 @@ pub(crate) async fn accept_loop(
     let mut backoff = Backoff::default();
     let mut applied = None;
     loop {
-        let permit = slot.reserve().await;
+        slot.wait_for_room(false).await;
         ensure_options(&socket, &mut applied, &slot.current.load().config, None);
         match socket.accept().await {
             Ok((stream, peer)) => {
                 backoff.reset();
+                // Normally at once; if another worker took the last place meanwhile, this
+                // client waits here as it would have in the backlog.
+                let Some(permit) = slot.wait_for_room(true).await else {
+                    continue;
+                };
                 let runtime = slot.current.load_full();
                 ensure_options(&socket, &mut applied, &runtime.config, Some(&stream));
                 runtime.stats.accepted.fetch_add(1, Relaxed);
@@ -115,7 +126,6 @@ pub(crate) async fn accept_loop(
                 tokio::spawn(task);
             }
             Err(e) if is_resource_exhaustion(&e) => {
-                drop(permit);
                 let runtime = slot.current.load();
                 runtime.stats.accept_exhausted.fetch_add(1, Relaxed);
                 backoff.wait(&runtime.config.name, &e).await;
