@@ -317,6 +317,8 @@ pub struct Launch {
     /// Soft and hard RLIMIT_NOFILE for the process (through `prlimit`, which execs it, so the
     /// child's pid is fulcrum's).
     pub nofile: Option<u64>,
+    /// A CPU list for `taskset -c` (the affinity mask fulcrum starts with).
+    pub cpus: Option<String>,
 }
 
 /// A running `fulcrum run -c FILE`, its config file and its captured stderr. Killed on drop.
@@ -369,16 +371,17 @@ impl Fulcrum {
         std::fs::write(&config_path, config).expect("write config");
         let stderr = File::create(&stderr_path).expect("create stderr log");
         let stdout = File::create(dir.path().join("stdout.log")).expect("create stdout log");
-        let mut cmd = match launch.nofile {
-            Some(n) => {
-                let mut c = Command::new("prlimit");
-                c.arg(format!("--nofile={n}:{n}"))
-                    .arg("--")
-                    .arg(fulcrum_bin());
-                c
-            }
-            None => Command::new(fulcrum_bin()),
-        };
+        // prlimit and taskset both exec what follows, so the child's pid is fulcrum's.
+        let mut argv: Vec<String> = Vec::new();
+        if let Some(n) = launch.nofile {
+            argv.extend(["prlimit".into(), format!("--nofile={n}:{n}"), "--".into()]);
+        }
+        if let Some(cpus) = &launch.cpus {
+            argv.extend(["taskset".into(), "-c".into(), cpus.clone()]);
+        }
+        argv.push(fulcrum_bin());
+        let mut cmd = Command::new(&argv[0]);
+        cmd.args(&argv[1..]);
         cmd.arg("run")
             .arg("-c")
             .arg(&config_path)
