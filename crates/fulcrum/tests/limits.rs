@@ -29,6 +29,7 @@ fn emfile_backs_off_without_spinning_and_recovers() {
         &cfg,
         Launch {
             nofile: Some(NOFILE),
+            ..Launch::default()
         },
     );
     let pid = f.pid();
