@@ -97,6 +97,171 @@ pub struct ListenerConfig {
     /// Idle time before TCP keepalive probes; `None` turns keepalive off.
     #[serde(with = "crate::units::serde_opt_duration")]
     pub tcp_keepalive: Option<Duration>,
+    /// Accept a PROXY protocol header (v1 or v2) from these sources. Empty: never.
+    pub proxy_protocol_from: Vec<Cidr>,
+    /// HTTP settings; `Some` exactly when `protocol` is `Http`.
+    pub http: Option<HttpListenerConfig>,
+}
+
+/// An IP network, `10.0.0.0/8` or `::1/128` (a bare address means a single host).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Cidr {
+    pub addr: std::net::IpAddr,
+    pub prefix: u8,
+}
+
+impl Cidr {
+    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
+        use std::net::IpAddr::{V4, V6};
+        match (self.addr, ip) {
+            (V4(net), V4(ip)) => {
+                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (V6(net), V6(ip)) => {
+                let mask = u128::MAX.checked_shl(128 - u32::from(self.prefix)).unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+/// HTTP settings of a listener (`protocol = "http"`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HttpListenerConfig {
+    /// First match wins; no match gives 404.
+    pub routes: Vec<RouteConfig>,
+    pub timeouts: HttpTimeouts,
+    pub limits: HttpLimits,
+    pub forwarded: ForwardedMode,
+    /// Add a `Via` header to requests and responses.
+    pub via: bool,
+    /// Header carrying the request id; generated when absent. `None`: no request id.
+    pub request_id_header: Option<String>,
+    pub access_log: AccessLogFormat,
+    /// Bodies for errors Fulcrum generates, by status code (others get a built-in body).
+    pub error_responses: Vec<ErrorResponse>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HttpTimeouts {
+    /// Time to receive a whole request head (slowloris guard) -> 408.
+    #[serde(with = "crate::units::serde_duration")]
+    pub header: Duration,
+    /// Longest pause while receiving a request body -> 408.
+    #[serde(with = "crate::units::serde_duration")]
+    pub body_idle: Duration,
+    /// Whole request, first byte to last byte of the response -> 504 if no response yet.
+    #[serde(with = "crate::units::serde_opt_duration")]
+    pub request: Option<Duration>,
+    /// Idle keep-alive connection between requests.
+    #[serde(with = "crate::units::serde_duration")]
+    pub keepalive: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HttpLimits {
+    /// Request head bytes at most -> 431.
+    pub max_header_bytes: usize,
+    /// Header fields at most -> 431.
+    pub max_headers: usize,
+    /// Request target length at most -> 414.
+    pub max_uri_bytes: usize,
+    /// Request body bytes at most -> 413. `None`: unlimited.
+    pub max_body_bytes: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ForwardedMode {
+    /// X-Forwarded-For, X-Forwarded-Proto, X-Forwarded-Host.
+    XForwarded,
+    /// RFC 7239 `Forwarded`.
+    Rfc7239,
+    Both,
+    None,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccessLogFormat {
+    Off,
+    Combined,
+    Json,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ErrorResponse {
+    pub status: u16,
+    pub content_type: String,
+    pub body: String,
+}
+
+/// One `[[listener.route]]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RouteConfig {
+    /// Given or generated (`route-1`, ...); used in logs and metrics.
+    pub name: String,
+    pub host: Option<HostMatch>,
+    pub path: Option<PathMatch>,
+    /// Upper-case method names; empty: any method.
+    pub methods: Vec<String>,
+    pub headers: Vec<HeaderMatch>,
+    pub query: Vec<QueryMatch>,
+    pub cluster: String,
+    pub request_headers: HeaderRules,
+    pub response_headers: HeaderRules,
+    /// Retry non-idempotent methods too (issue: retries).
+    pub retry_non_idempotent: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HostMatch {
+    /// Lower-cased, no port.
+    Exact(String),
+    /// `*.example.com` stored as `.example.com`: any name ending so (one label or more).
+    Suffix(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PathMatch {
+    Exact(String),
+    Prefix(String),
+    /// A regex (checked to compile at validation) matched against the whole path.
+    Regex(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HeaderMatch {
+    /// Lower-cased.
+    pub name: String,
+    pub value: ValueMatch,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct QueryMatch {
+    pub name: String,
+    pub value: ValueMatch,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ValueMatch {
+    Present,
+    Exact(String),
+    Regex(String),
+}
+
+/// Header rewriting: remove, then set (replace), then add (append).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct HeaderRules {
+    /// Lower-cased names and values, in file order.
+    pub set: Vec<(String, String)>,
+    pub add: Vec<(String, String)>,
+    pub remove: Vec<String>,
 }
 
 impl ListenerConfig {
@@ -111,6 +276,8 @@ impl ListenerConfig {
 #[serde(rename_all = "snake_case")]
 pub enum Protocol {
     Tcp,
+    /// HTTP/1.1 and HTTP/2 cleartext (prior knowledge) on the same port.
+    Http,
 }
 
 /// One `[[cluster]]`.
@@ -123,7 +290,37 @@ pub struct ClusterConfig {
     /// Backends tried for one connection at most (the first pick plus retries on connect failure).
     pub connect_attempts: u32,
     pub backends: Vec<BackendConfig>,
+    /// What to hash for `source_ip`, `ring_hash` and `maglev` (default: the client IP).
+    pub hash_key: HashKey,
+    /// Bounded-load factor for consistent hashing (e.g. 1.25); `None`: unbounded.
+    pub hash_balance_factor: Option<Milli>,
+    /// Protocol spoken to backends behind HTTP listeners.
+    pub protocol: UpstreamProtocol,
+    /// Time from the request's last byte sent to the response head received -> 504.
+    #[serde(with = "crate::units::serde_duration")]
+    pub response_timeout: Duration,
+    /// Send a PROXY protocol header on each new backend connection.
+    pub send_proxy_protocol: Option<ProxyProtocolVersion>,
+    pub pool: PoolConfig,
+    pub health: Option<HealthConfig>,
+    pub outlier: Option<OutlierConfig>,
+    pub retry: RetryConfig,
+    pub limits: CircuitLimits,
+    /// Below this share of healthy backends, balance across all of them (in thousandths).
+    pub panic_threshold: Milli,
+    /// A backend that becomes healthy ramps its weight up over this window; zero: at once.
+    #[serde(with = "crate::units::serde_duration")]
+    pub slow_start: Duration,
+    /// Zone of this Fulcrum instance; backends in it are preferred while it has capacity.
+    pub local_zone: Option<String>,
+    /// Move traffic to the next priority group when the healthy share of the current one
+    /// falls below this (in thousandths).
+    pub priority_threshold: Milli,
+    pub persistence: Option<Persistence>,
 }
+
+/// A ratio in thousandths (0.2 -> 200), so configs compare and hash exactly.
+pub type Milli = u32;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -131,10 +328,150 @@ pub enum Balance {
     RoundRobin,
     WeightedRoundRobin,
     LeastConn,
+    P2c,
+    P2cEwma,
+    Random,
+    SourceIp,
+    RingHash,
+    Maglev,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HashKey {
+    ClientIp,
+    /// Lower-cased header name.
+    Header(String),
+    Cookie(String),
+    Path,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UpstreamProtocol {
+    Http1,
+    H2,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProxyProtocolVersion {
+    V1,
+    V2,
+}
+
+/// `[cluster.pool]`: upstream keep-alive connections, per worker thread.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PoolConfig {
+    pub max_idle: usize,
+    #[serde(with = "crate::units::serde_duration")]
+    pub idle_timeout: Duration,
+    /// Requests per upstream connection at most; `None`: unlimited.
+    pub max_requests: Option<u64>,
+}
+
+/// `[cluster.health]`: active checks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HealthConfig {
+    pub kind: HealthKind,
+    #[serde(with = "crate::units::serde_duration")]
+    pub interval: Duration,
+    #[serde(with = "crate::units::serde_duration")]
+    pub timeout: Duration,
+    /// Jitter added to each interval, in thousandths of it.
+    pub jitter: Milli,
+    pub rise: u32,
+    pub fall: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HealthKind {
+    Tcp,
+    Http {
+        method: String,
+        path: String,
+        /// Host header; default: the backend address.
+        host: Option<String>,
+        /// Inclusive status ranges, e.g. "200-399" -> [(200, 399)].
+        expect_status: Vec<(u16, u16)>,
+        /// The body must contain this.
+        expect_body: Option<String>,
+    },
+}
+
+/// `[cluster.outlier]`: passive ejection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OutlierConfig {
+    /// Consecutive 5xx responses that eject; 0 disables.
+    pub consecutive_5xx: u32,
+    /// Consecutive 502/503/504 that eject; 0 disables.
+    pub consecutive_gateway_errors: u32,
+    /// Consecutive connect failures that eject; 0 disables.
+    pub consecutive_connect_failures: u32,
+    /// First ejection lasts this; the n-th lasts n times as long (capped by `max_ejection_time`).
+    #[serde(with = "crate::units::serde_duration")]
+    pub base_ejection_time: Duration,
+    #[serde(with = "crate::units::serde_duration")]
+    pub max_ejection_time: Duration,
+    /// Share of the cluster that may be ejected at once, in thousandths.
+    pub max_ejected: Milli,
+}
+
+/// `[cluster.retry]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RetryConfig {
+    /// Retries after the first try (0: none).
+    pub attempts: u32,
+    pub on: Vec<RetryOn>,
+    /// Retries in flight at most, as a share of active requests (thousandths) ...
+    pub budget: Milli,
+    /// ... but always allow this many concurrent retries.
+    pub min_retries: u32,
+    #[serde(with = "crate::units::serde_opt_duration")]
+    pub per_try_timeout: Option<Duration>,
+    #[serde(with = "crate::units::serde_duration")]
+    pub backoff: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RetryOn {
+    ConnectFailure,
+    Reset,
+    Status(u16),
+}
+
+/// `[cluster.limits]`: circuit breakers; over a limit the request fails fast with 503.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CircuitLimits {
+    pub max_connections: Option<u64>,
+    pub max_pending: Option<u64>,
+    pub max_requests: Option<u64>,
+    pub max_retries: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Persistence {
+    /// An inserted cookie naming the backend opaquely.
+    Cookie {
+        name: String,
+        #[serde(with = "crate::units::serde_opt_duration")]
+        max_age: Option<Duration>,
+    },
+    /// A table of client IP -> backend, entries expiring after `ttl` unused.
+    SourceIp {
+        #[serde(with = "crate::units::serde_duration")]
+        ttl: Duration,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BackendConfig {
     pub address: SocketAddr,
     pub weight: u32,
+    pub zone: Option<String>,
+    /// 0 is the primary group; higher numbers are backups, used in order.
+    pub priority: u32,
 }

@@ -147,6 +147,9 @@ impl Validator<'_> {
             idle_timeout: idle.unwrap_or(d::IDLE_TIMEOUT),
             tcp_nodelay: flag(&l.tcp_nodelay, d::TCP_NODELAY),
             tcp_keepalive: keepalive,
+            // Placeholders until the HTTP keys are parsed.
+            proxy_protocol_from: Vec::new(),
+            http: None,
         })
     }
 
@@ -181,6 +184,38 @@ impl Validator<'_> {
             connect_timeout: timeout.unwrap_or(d::CONNECT_TIMEOUT),
             connect_attempts: attempts.map_or(d::CONNECT_ATTEMPTS, |n| n as u32),
             backends: backends?,
+            // Placeholders until these keys are parsed.
+            hash_key: crate::model::HashKey::ClientIp,
+            hash_balance_factor: None,
+            protocol: crate::model::UpstreamProtocol::Http1,
+            response_timeout: std::time::Duration::from_secs(60),
+            send_proxy_protocol: None,
+            pool: crate::model::PoolConfig {
+                max_idle: 64,
+                idle_timeout: std::time::Duration::from_secs(60),
+                max_requests: None,
+            },
+            health: None,
+            outlier: None,
+            retry: crate::model::RetryConfig {
+                attempts: 0,
+                on: Vec::new(),
+                budget: 200,
+                min_retries: 3,
+                per_try_timeout: None,
+                backoff: std::time::Duration::from_millis(25),
+            },
+            limits: crate::model::CircuitLimits {
+                max_connections: None,
+                max_pending: None,
+                max_requests: None,
+                max_retries: None,
+            },
+            panic_threshold: 0,
+            slow_start: std::time::Duration::ZERO,
+            local_zone: None,
+            priority_threshold: 0,
+            persistence: None,
         })
     }
 
@@ -230,7 +265,15 @@ impl Validator<'_> {
             }
         };
         let address = self.backend_addr(text, span.clone(), path)?;
-        Some((BackendConfig { address, weight }, span))
+        Some((
+            BackendConfig {
+                address,
+                weight,
+                zone: None,
+                priority: 0,
+            },
+            span,
+        ))
     }
 
     /// Returns the field when present; records a missing-key error pointing at its table.

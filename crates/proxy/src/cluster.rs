@@ -1,6 +1,6 @@
 //! A cluster at run time: its backends and the selector that picks among them.
 
-use fulcrum_balance::{Algorithm, Backend, Selector, selector};
+use fulcrum_balance::{Algorithm, Backend, BoundedLoad, Selector, selector};
 use fulcrum_config::{Balance, ClusterConfig};
 use std::sync::Arc;
 
@@ -31,12 +31,7 @@ impl ClusterRuntime {
                 }
             })
             .collect();
-        let algorithm = match config.balance {
-            Balance::RoundRobin => Algorithm::RoundRobin,
-            Balance::WeightedRoundRobin => Algorithm::WeightedRoundRobin,
-            Balance::LeastConn => Algorithm::LeastConn,
-        };
-        let selector = selector(algorithm, &backends);
+        let selector = selector(algorithm(config), &backends);
         ClusterRuntime {
             config: config.clone(),
             backends,
@@ -51,5 +46,24 @@ impl ClusterRuntime {
     /// Picks a backend not in `skip` (indices already tried for this connection).
     pub fn pick(&self, skip: &[usize]) -> Option<usize> {
         self.selector.pick(&self.backends, skip)
+    }
+}
+
+/// The balance crate's algorithm for a cluster's `balance` and `hash_balance_factor`.
+fn algorithm(config: &ClusterConfig) -> Algorithm {
+    // Thousandths to percent: 1.25 is stored as 1250 and becomes 125 %.
+    let bounded_load = config
+        .hash_balance_factor
+        .map(|milli| BoundedLoad::new((milli / 10).min(u32::from(u16::MAX)) as u16));
+    match config.balance {
+        Balance::RoundRobin => Algorithm::RoundRobin,
+        Balance::WeightedRoundRobin => Algorithm::WeightedRoundRobin,
+        Balance::LeastConn => Algorithm::LeastConn,
+        Balance::P2c => Algorithm::P2c,
+        Balance::P2cEwma => Algorithm::PeakEwma,
+        Balance::Random => Algorithm::Random,
+        Balance::SourceIp => Algorithm::SourceHash,
+        Balance::RingHash => Algorithm::RingHash { bounded_load },
+        Balance::Maglev => Algorithm::Maglev { bounded_load },
     }
 }
