@@ -10,13 +10,14 @@
 #![forbid(unsafe_code)]
 
 mod cluster;
-mod connection;
 mod listener;
 mod pipes;
 mod relay;
 mod server;
 mod snapshot;
 mod stats;
+mod tcp;
+mod upstream;
 mod worker;
 
 pub use cluster::ClusterRuntime;

@@ -2,9 +2,9 @@
 //! socket on one address ([`ListenerSlot`]), and the accept loop each worker runs.
 
 use crate::cluster::ClusterRuntime;
-use crate::connection;
 use crate::relay::Mode;
 use crate::stats::ListenerStats;
+use crate::tcp;
 use crate::worker::WorkerCtx;
 use arc_swap::ArcSwap;
 use crossbeam_utils::CachePadded;
@@ -122,7 +122,7 @@ pub(crate) async fn accept_loop(
                 let runtime = slot.current.load_full();
                 ensure_options(&socket, &mut applied, &runtime.config, Some(&stream));
                 runtime.stats.accepted.fetch_add(1, Relaxed);
-                let task = connection::serve(stream, peer, runtime, Arc::clone(&worker), permit);
+                let task = tcp::serve(stream, peer, runtime, Arc::clone(&worker), permit);
                 tokio::spawn(task);
             }
             Err(e) if is_resource_exhaustion(&e) => {

@@ -1,0 +1,305 @@
+"""Peers: the programs the benchmark runs next to Fulcrum.
+
+Backends (nginx, iperf3 server), the comparison proxy (haproxy) and Fulcrum
+itself, each started from a config generated into the run's temp dir, pinned
+with taskset, in the foreground, listening on 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+
+from . import procs
+
+# binary -> Debian package
+PACKAGES = {
+    "haproxy": "haproxy",
+    "nginx": "nginx-light",
+    "iperf3": "iperf3",
+    "wrk": "wrk",
+    "taskset": "util-linux",
+}
+
+
+def log(msg: str) -> None:
+    print(f"[bench] {msg}", file=sys.stderr, flush=True)
+
+
+def ensure_installed(binaries: list[str], allow_install: bool) -> None:
+    missing = [b for b in binaries if shutil.which(b) is None]
+    if not missing:
+        return
+    pkgs = sorted({PACKAGES[b] for b in missing})
+    if not allow_install:
+        raise SystemExit(f"missing {', '.join(missing)}; install with: apt-get install -y {' '.join(pkgs)}")
+    log(f"installing {' '.join(pkgs)} (missing: {', '.join(missing)})")
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    subprocess.run(["apt-get", "update", "-q"], check=True, env=env, stdout=subprocess.DEVNULL)
+    subprocess.run(["apt-get", "install", "-y", "-q", "--no-install-recommends", *pkgs], check=True, env=env,
+                   stdout=subprocess.DEVNULL)
+    still = [b for b in binaries if shutil.which(b) is None]
+    if still:
+        raise SystemExit(f"still missing after install: {', '.join(still)}")
+
+
+def _first_line(argv: list[str]) -> str:
+    try:
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return f"? ({e})"
+    text = (r.stdout or "") + (r.stderr or "")
+    return text.strip().splitlines()[0] if text.strip() else "?"
+
+
+def version(binary: str) -> str:
+    if shutil.which(binary) is None:
+        return "not installed"
+    if binary == "haproxy":
+        m = re.search(r"version (\S+)", _first_line(["haproxy", "-v"]))
+    elif binary == "nginx":
+        m = re.search(r"nginx/(\S+)", _first_line(["nginx", "-v"]))
+    elif binary == "iperf3":
+        m = re.search(r"iperf (\S+)", _first_line(["iperf3", "-v"]))
+    elif binary == "wrk":
+        m = re.search(r"wrk (\S+)", _first_line(["wrk", "-v"]))
+    else:
+        m = None
+    return m.group(1) if m else _first_line([binary, "--version"])
+
+
+def machine() -> dict:
+    model = "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return {
+        "nproc": os.cpu_count(),
+        "kernel": platform.release(),
+        "cpu": model,
+        "hostname": platform.node(),
+    }
+
+
+def git_commit(repo: str) -> str:
+    """Read-only: HEAD plus a '+dirty' mark if tracked files differ."""
+    try:
+        head = subprocess.run(["git", "-C", repo, "rev-parse", "--short=12", "HEAD"], capture_output=True,
+                              text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "-C", repo, "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return "?"
+    if not head:
+        return "?"
+    return head + ("+dirty" if dirty else "")
+
+
+def fulcrum_version(binary: str | None) -> str:
+    if not binary:
+        return ""
+    line = _first_line([binary, "--version"])
+    return line if not line.startswith("?") else ""
+
+
+@dataclass
+class FulcrumBuild:
+    binary: str | None
+    reason: str = ""  # why unavailable
+    commit: str = "?"
+
+
+def build_fulcrum(repo: str, binary: str | None, do_build: bool, log_dir: str) -> FulcrumBuild:
+    commit = git_commit(repo)
+    if binary:
+        if os.access(binary, os.X_OK):
+            return FulcrumBuild(binary, commit=commit)
+        return FulcrumBuild(None, f"{binary} is not executable", commit)
+    path = os.path.join(repo, "target", "release", "fulcrum")
+    if do_build:
+        if shutil.which("cargo") is None:
+            return FulcrumBuild(None, "cargo not found", commit)
+        log("building Fulcrum: cargo build --release --locked -p fulcrum")
+        env = dict(os.environ)
+        env.pop("CARGO_TARGET_DIR", None)
+        logf = os.path.join(log_dir, "cargo-build.log")
+        with open(logf, "wb") as f:
+            r = subprocess.run(["cargo", "build", "--release", "--locked", "-p", "fulcrum"], cwd=repo, env=env,
+                               stdout=f, stderr=subprocess.STDOUT)
+        if r.returncode != 0:
+            with open(logf, errors="replace") as f:
+                errs = [l.strip() for l in f if l.startswith("error")]
+            first = errs[0] if errs else f"exit {r.returncode}"
+            return FulcrumBuild(None, f"build failed: {first}", commit)
+    if not os.access(path, os.X_OK):
+        return FulcrumBuild(None, f"no binary at {path}", commit)
+    return FulcrumBuild(path, commit=commit)
+
+
+# ---------------------------------------------------------------- backends
+
+@dataclass
+class Ctx:
+    """What a suite needs from the harness."""
+    tmp: str
+    proxy_cpu: int
+    load_cpu: int
+    backend_cpu: int
+    fulcrum: FulcrumBuild
+    versions: dict = field(default_factory=dict)
+
+
+def write(path: str, text: str) -> str:
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def start_nginx(ctx: Ctx, name: str = "nginx", body: str = "hello\n") -> tuple[int, procs.Proc]:
+    """nginx serving a small fixed body; one worker, no access log, long keep-alive."""
+    port = procs.free_port()
+    d = os.path.join(ctx.tmp, name)
+    os.makedirs(d, exist_ok=True)
+    body_escaped = body.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    conf = write(os.path.join(d, "nginx.conf"), f"""
+daemon off;
+master_process on;
+worker_processes 1;
+worker_rlimit_nofile 16384;
+pid {d}/nginx.pid;
+error_log {d}/error.log warn;
+events {{
+    worker_connections 8192;
+}}
+http {{
+    access_log off;
+    default_type text/plain;
+    keepalive_requests 100000000;
+    keepalive_timeout 120s;
+    client_body_temp_path {d}/body;
+    server {{
+        listen 127.0.0.1:{port} backlog=4096;
+        location / {{
+            return 200 "{body_escaped}";
+        }}
+    }}
+}}
+""")
+    p = procs.start(name, ["nginx", "-p", d, "-c", conf, "-e", f"{d}/error.log"], ctx.backend_cpu, ctx.tmp)
+    procs.wait_listening(port, p)
+    procs.http_probe(port)
+    return port, p
+
+
+def start_iperf3_server(ctx: Ctx, name: str = "iperf3-server") -> tuple[int, procs.Proc]:
+    port = procs.free_port()
+    p = procs.start(name, ["iperf3", "-s", "-B", "127.0.0.1", "-p", str(port)], ctx.backend_cpu, ctx.tmp)
+    procs.wait_listening(port, p)
+    return port, p
+
+
+# ---------------------------------------------------------------- targets
+
+class Target:
+    """Something the load generator talks to: the backend itself or a proxy in front of it."""
+    name = "?"
+    is_proxy = True
+
+    def available(self, ctx: Ctx) -> str:
+        """'' if it can run, else why not."""
+        return ""
+
+    def start(self, ctx: Ctx, backend_port: int, mode: str) -> tuple[int, procs.Proc | None]:
+        raise NotImplementedError
+
+
+class Direct(Target):
+    name = "direct"
+    is_proxy = False
+
+    def start(self, ctx, backend_port, mode):
+        return backend_port, None
+
+
+class HaproxyTcp(Target):
+    """haproxy 2.6, mode tcp, one thread, splice in both directions when it pays."""
+    name = "haproxy"
+
+    def start(self, ctx, backend_port, mode):
+        port = procs.free_port()
+        d = os.path.join(ctx.tmp, f"haproxy-{mode}")
+        os.makedirs(d, exist_ok=True)
+        cfg = write(os.path.join(d, "haproxy.cfg"), f"""
+global
+    nbthread 1
+    maxconn 5000
+
+defaults
+    mode tcp
+    option splice-auto
+    timeout connect 5s
+    timeout client 60s
+    timeout server 60s
+    maxconn 5000
+
+frontend bench
+    bind 127.0.0.1:{port}
+    default_backend b
+
+backend b
+    server s1 127.0.0.1:{backend_port}
+""")
+        r = subprocess.run(["haproxy", "-c", "-q", "-f", cfg], capture_output=True, text=True)
+        if r.returncode != 0:
+            raise RuntimeError(f"haproxy config check failed: {r.stderr.strip() or r.stdout.strip()}")
+        p = procs.start(f"haproxy-{mode}", ["haproxy", "-db", "-f", cfg], ctx.proxy_cpu, ctx.tmp)
+        procs.wait_listening(port, p)
+        return port, p
+
+
+class FulcrumTcp(Target):
+    """Fulcrum, one worker, protocol tcp; pinned with taskset (pin_workers = false)."""
+    name = "fulcrum"
+
+    def available(self, ctx):
+        return ctx.fulcrum.reason if ctx.fulcrum.binary is None else ""
+
+    def start(self, ctx, backend_port, mode):
+        port = procs.free_port()
+        d = os.path.join(ctx.tmp, f"fulcrum-{mode}")
+        os.makedirs(d, exist_ok=True)
+        cfg = write(os.path.join(d, "fulcrum.toml"), f"""
+[runtime]
+workers = 1
+pin_workers = false
+
+[log]
+level = "warn"
+connections = false
+
+[[listener]]
+name = "bench"
+bind = "127.0.0.1:{port}"
+protocol = "tcp"
+cluster = "b"
+
+[[cluster]]
+name = "b"
+backends = ["127.0.0.1:{backend_port}"]
+""")
+        p = procs.start(f"fulcrum-{mode}", [ctx.fulcrum.binary, "run", "-c", cfg], ctx.proxy_cpu, ctx.tmp)
+        procs.wait_listening(port, p)
+        return port, p
+
+
+TCP_TARGETS = [Direct(), HaproxyTcp(), FulcrumTcp()]

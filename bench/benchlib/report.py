@@ -1,0 +1,197 @@
+"""Markdown table and JSON output."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import statistics
+import time
+
+from .procs import one_line
+from .runner import ScenarioResult, SuiteResult
+
+DASH = "—"
+
+
+def fmt(v: float | None) -> str:
+    if v is None:
+        return DASH
+    a = abs(v)
+    if a >= 1000:
+        return f"{v:,.0f}"
+    if a >= 100:
+        return f"{v:.0f}"
+    if a >= 10:
+        return f"{v:.1f}"
+    if a >= 1:
+        return f"{v:.2f}"
+    return f"{v:.3f}"
+
+
+def fmt_ratio(r: float | None) -> str:
+    return DASH if r is None else f"{r:.2f}×"
+
+
+def ratio(a: float | None, b: float | None) -> float | None:
+    if a is None or b is None or b == 0:
+        return None
+    return a / b
+
+
+def _table(header: list[str], rows: list[list[str]], align: list[str] | None = None) -> str:
+    align = align or ["l"] + ["r"] * (len(header) - 1)
+    sep = ["---:" if a == "r" else "---" for a in align]
+    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join(sep) + " |"]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def summary_table(res: SuiteResult) -> str:
+    suite = res.suite
+    targets = []
+    for sr in res.scenarios:
+        for t in sr.targets:
+            if t not in targets:
+                targets.append(t)
+    baselines = [b for b in suite.baselines if b in targets and b != suite.subject]
+    has_subject = suite.subject in targets
+    header = ["scenario", "metric", *targets]
+    if has_subject:
+        header += [f"{suite.subject}/{b}" for b in baselines]
+    rows = []
+    for sr in res.scenarios:
+        first = True
+        for m in sr.scenario.metrics:
+            row = [f"({sr.scenario.key}) {sr.scenario.title}" if first else "", f"{m.label} ({m.unit})"]
+            first = False
+            for t in targets:
+                if t not in sr.targets:
+                    row.append(DASH)
+                elif t in sr.unavailable and not sr.values(t, m.key):
+                    row.append("n/a")
+                else:
+                    row.append(fmt(sr.median(t, m.key)))
+            if has_subject:
+                for b in baselines:
+                    if m.better == "info" or (m.proxy_only and b == "direct"):
+                        row.append("")
+                    else:
+                        row.append(fmt_ratio(ratio(sr.median(suite.subject, m.key), sr.median(b, m.key))))
+            rows.append(row)
+    return _table(header, rows, ["l", "l"] + ["r"] * (len(header) - 2))
+
+
+def checks_table(res: SuiteResult) -> tuple[str, list[dict]]:
+    by_key = {sr.scenario.key: sr for sr in res.scenarios}
+    rows, out = [], []
+    for c in res.suite.checks:
+        sr = by_key.get(c.scenario)
+        if sr is None:
+            continue
+        m = next(m for m in sr.scenario.metrics if m.key == c.metric)
+        r = ratio(sr.median(c.subject, c.metric), sr.median(c.baseline, c.metric))
+        verdict = "n/a" if r is None else ("PASS" if c.passes(r) else "FAIL")
+        goal = f"({c.scenario}) " + c.describe(m.label)
+        rows.append([goal, fmt_ratio(r), verdict])
+        out.append({"goal": goal, "ratio": r, "verdict": verdict})
+    return _table(["goal", "measured", "verdict"], rows, ["l", "r", "l"]), out
+
+
+def rounds_table(sr: ScenarioResult) -> str:
+    keys = [m for m in sr.scenario.metrics]
+    header = ["round", "target", *[f"{m.label} ({m.unit})" for m in keys], "CPU busy %", "other load %", "note"]
+    rows = []
+    for s in sr.samples:
+        busy = "/".join(f"{v:.0f}" for v in s.cpu.get("cpu_busy_pct", {}).values())
+        foreign = s.cpu.get("foreign_pct")
+        note = one_line(s.error)
+        errs = s.raw.get("errors") if isinstance(s.raw, dict) else None
+        if errs:
+            note = (note + "; " if note else "") + f"{errs} socket/HTTP errors"
+        if s.cpu.get("proxy_cpu_source") == "stat":
+            note = (note + "; " if note else "") + "proxy CPU from /proc/PID/stat (threads exited)"
+        attempts = s.raw.get("attempts", 1) if isinstance(s.raw, dict) else 1
+        if attempts > 1:
+            note = (note + "; " if note else "") + f"measured {attempts}× (other load)"
+        rows.append([str(s.round), s.target, *[fmt(s.metrics.get(m.key)) for m in keys], busy or DASH,
+                     DASH if foreign is None else f"{max(0.0, foreign):.0f}", note])
+    return _table(header, rows, ["r", "l"] + ["r"] * (len(keys) + 2) + ["l"])
+
+
+def markdown(res: SuiteResult, meta: dict) -> str:
+    suite = res.suite
+    out = [f"# Fulcrum benchmark: {suite.name} suite", ""]
+    out.append(f"- date: {time.strftime('%Y-%m-%d %H:%M:%S %Z', time.localtime(res.started))}, "
+               f"took {res.finished - res.started:.0f} s")
+    m = meta["machine"]
+    out.append(f"- machine: {m['nproc']} CPUs ({m['cpu']}), Linux {m['kernel']}")
+    f = meta["fulcrum"]
+    out.append(f"- Fulcrum: commit {f['commit']}" + (f" ({f['version']})" if f.get("version") else "")
+               + (f", unavailable: {f['reason']}" if f["reason"] else ""))
+    out.append("- peers: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()))
+    out.append(f"- pinning: proxy on CPU {meta['proxy_cpu']}; load generator on CPU {meta['load_cpu']}, "
+               f"backend on CPU {meta['backend_cpu']}; direct runs have no proxy")
+    out.append(f"- rounds: {meta['rounds']} × {meta['seconds']:g} s per target, alternating "
+               f"({', '.join(res.scenarios[0].targets) if res.scenarios else ''}); values are medians; "
+               f"warm-up {meta['warmup']:g} s per target")
+    out.append(f"- command: `{meta['command']}`")
+    out.append("")
+    out.append(summary_table(res))
+    out.append("")
+    if suite.checks:
+        t, _ = checks_table(res)
+        out += ["Goals (ratios of medians):", "", t, ""]
+    notes = []
+    for sr in res.scenarios:
+        for t, why in sr.unavailable.items():
+            notes.append(f"({sr.scenario.key}) {t} unavailable: {one_line(why)}")
+    foreign = [s.cpu["foreign_pct"] for sr in res.scenarios for s in sr.samples if "foreign_pct" in s.cpu]
+    if foreign and max(foreign) > 15:
+        notes.append(f"other processes used up to {max(foreign):.0f}% of a core during some runs "
+                     f"(median {statistics.median(foreign):.0f}%): rates are noisier than usual; "
+                     "CPU per unit of work is less affected")
+    if notes:
+        out += ["Notes:", ""] + [f"- {n}" for n in notes] + [""]
+    out += ["<details><summary>How each scenario was measured, and every round</summary>", ""]
+    for sr in res.scenarios:
+        out += [f"### ({sr.scenario.key}) {sr.scenario.title}", "", sr.scenario.describe, "", rounds_table(sr), ""]
+    for n in suite.notes:
+        out.append(f"- {n}")
+    out += ["", "</details>", ""]
+    return "\n".join(out)
+
+
+def to_json(res: SuiteResult, meta: dict) -> dict:
+    _, checks = checks_table(res)
+    return {
+        "suite": res.suite.name,
+        "meta": meta,
+        "started": res.started,
+        "finished": res.finished,
+        "checks": checks,
+        "scenarios": [
+            {
+                "key": sr.scenario.key,
+                "title": sr.scenario.title,
+                "metrics": [dataclasses.asdict(m) for m in sr.scenario.metrics],
+                "targets": sr.targets,
+                "unavailable": sr.unavailable,
+                "medians": {t: {m.key: sr.median(t, m.key) for m in sr.scenario.metrics} for t in sr.targets},
+                "samples": [dataclasses.asdict(s) for s in sr.samples],
+            }
+            for sr in res.scenarios
+        ],
+    }
+
+
+def save(res: SuiteResult, meta: dict, out_dir: str) -> tuple[str, str, str]:
+    os.makedirs(out_dir, exist_ok=True)
+    stamp = time.strftime("%Y-%m-%d-%H%M%S", time.localtime(res.started))
+    base = os.path.join(out_dir, f"{stamp}-{res.suite.name}")
+    md = markdown(res, meta)
+    with open(base + ".md", "w") as f:
+        f.write(md)
+    with open(base + ".json", "w") as f:
+        json.dump(to_json(res, meta), f, indent=1, default=str)
+    return md, base + ".md", base + ".json"
