@@ -3,7 +3,11 @@
 //! `docs/config.md` documents the same values (its examples are loaded by
 //! `tests/good_configs.rs`). The limits here also feed the "expected ..." text of errors.
 
-use crate::model::{Balance, LogConfig, LogFormat, Protocol, RelayMode, RuntimeConfig};
+use crate::model::{
+    AccessLogFormat, Balance, CircuitLimits, ForwardedMode, HashKey, HealthConfig, HealthKind,
+    HttpLimits, HttpTimeouts, LogConfig, LogFormat, Milli, OutlierConfig, PoolConfig, Protocol,
+    RelayMode, RetryConfig, RetryOn, RuntimeConfig, UpstreamProtocol,
+};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
@@ -50,6 +54,96 @@ pub const CONNECT_ATTEMPTS_MAX: i64 = 16;
 /// A backend's weight when it is given as a plain `"ip:port"` string.
 pub const WEIGHT: u32 = 1;
 pub const WEIGHT_MAX: i64 = 1000;
+/// A backend's priority group when none is given (0 is the primary group).
+pub const PRIORITY: u32 = 0;
+pub const PRIORITY_MAX: i64 = 15;
+pub const HASH_KEY: HashKey = HashKey::ClientIp;
+/// `hash_balance_factor` is at least 1.0 (no backend above the average load).
+pub const HASH_BALANCE_FACTOR_MIN: Milli = 1000;
+pub const UPSTREAM_PROTOCOL: UpstreamProtocol = UpstreamProtocol::Http1;
+pub const RESPONSE_TIMEOUT: Duration = Duration::from_secs(60);
+/// 0: never balance across unhealthy backends.
+pub const PANIC_THRESHOLD: Milli = 0;
+/// Zero: a backend that becomes healthy gets its full weight at once.
+pub const SLOW_START: Duration = Duration::ZERO;
+/// Spill to the next priority group when under 70% of the current one is healthy.
+pub const PRIORITY_THRESHOLD: Milli = 700;
+
+// [[listener]] with protocol = "http"
+pub const FORWARDED: ForwardedMode = ForwardedMode::XForwarded;
+pub const VIA: bool = true;
+/// Also what `request_id = true` means.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+pub const ACCESS_LOG: AccessLogFormat = AccessLogFormat::Combined;
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+pub const BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+pub const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(60);
+pub const MAX_HEADER_BYTES: u64 = 64 * 1024;
+pub const MAX_HEADER_BYTES_MIN: u64 = 1024;
+pub const MAX_HEADER_BYTES_MAX: u64 = 1024 * 1024;
+pub const MAX_HEADERS: usize = 100;
+pub const MAX_HEADERS_MAX: i64 = 1000;
+pub const MAX_URI_BYTES: u64 = 8 * 1024;
+pub const MAX_URI_BYTES_MIN: u64 = 256;
+pub const MAX_URI_BYTES_MAX: u64 = 64 * 1024;
+/// `content_type` of an `error_responses` entry that gives none.
+pub const ERROR_CONTENT_TYPE: &str = "text/plain; charset=utf-8";
+/// An unnamed route is called this plus its 1-based index: `route-1`, `route-2`, ...
+pub const ROUTE_NAME_PREFIX: &str = "route-";
+/// The name of the catch-all route an http listener's `cluster` adds after its routes.
+pub const CATCH_ALL_ROUTE: &str = "default";
+/// Headers that `set` and `add` may not touch: hop-by-hop and framing headers, which Fulcrum
+/// manages itself.
+pub const MANAGED_HEADERS: &[&str] = &[
+    "connection",
+    "transfer-encoding",
+    "content-length",
+    "upgrade",
+    "te",
+    "trailer",
+    "keep-alive",
+    "proxy-connection",
+];
+
+// [cluster.pool]
+pub const POOL_MAX_IDLE: usize = 64;
+pub const POOL_MAX_IDLE_MAX: i64 = 65536;
+pub const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+// [cluster.health]
+pub const HEALTH_METHOD: &str = "GET";
+pub const HEALTH_PATH: &str = "/";
+pub const HEALTH_EXPECT_STATUS: (u16, u16) = (200, 399);
+pub const HEALTH_INTERVAL: Duration = Duration::from_secs(2);
+pub const HEALTH_TIMEOUT: Duration = Duration::from_secs(1);
+pub const HEALTH_JITTER: Milli = 100;
+pub const HEALTH_RISE: u32 = 2;
+pub const HEALTH_FALL: u32 = 3;
+/// `rise` and `fall` are 1 ..= this.
+pub const HEALTH_THRESHOLD_MAX: i64 = 100;
+
+// [cluster.outlier]
+pub const CONSECUTIVE_5XX: u32 = 5;
+pub const CONSECUTIVE_GATEWAY_ERRORS: u32 = 0;
+pub const CONSECUTIVE_CONNECT_FAILURES: u32 = 5;
+/// The `consecutive_*` counts are 0 ..= this.
+pub const CONSECUTIVE_MAX: i64 = 1000;
+pub const BASE_EJECTION_TIME: Duration = Duration::from_secs(30);
+pub const MAX_EJECTION_TIME: Duration = Duration::from_secs(300);
+pub const MAX_EJECTED: Milli = 100;
+
+// [cluster.retry]
+pub const RETRY_ATTEMPTS: u32 = 0;
+pub const RETRY_ATTEMPTS_MAX: i64 = 10;
+pub const RETRY_ON: &[RetryOn] = &[RetryOn::ConnectFailure];
+pub const RETRY_BUDGET: Milli = 200;
+pub const MIN_RETRIES: u32 = 3;
+pub const MIN_RETRIES_MAX: i64 = 10_000;
+pub const RETRY_BACKOFF: Duration = Duration::from_millis(25);
+
+// [cluster.persistence]
+pub const COOKIE_NAME: &str = "fulcrum_backend";
+pub const SOURCE_IP_TTL: Duration = Duration::from_secs(600);
 
 impl Default for RuntimeConfig {
     /// `[runtime]` when the file has none.
@@ -71,6 +165,95 @@ impl Default for LogConfig {
             level: LOG_LEVEL.to_owned(),
             connections: LOG_CONNECTIONS,
             format: LOG_FORMAT,
+        }
+    }
+}
+
+impl Default for HttpTimeouts {
+    /// `[listener.timeouts]` when an http listener has none.
+    fn default() -> Self {
+        HttpTimeouts {
+            header: HEADER_TIMEOUT,
+            body_idle: BODY_IDLE_TIMEOUT,
+            request: None,
+            keepalive: KEEPALIVE_TIMEOUT,
+        }
+    }
+}
+
+impl Default for HttpLimits {
+    /// `[listener.limits]` when an http listener has none.
+    fn default() -> Self {
+        HttpLimits {
+            max_header_bytes: MAX_HEADER_BYTES as usize,
+            max_headers: MAX_HEADERS,
+            max_uri_bytes: MAX_URI_BYTES as usize,
+            max_body_bytes: None,
+        }
+    }
+}
+
+impl Default for PoolConfig {
+    /// `[cluster.pool]` when a cluster has none.
+    fn default() -> Self {
+        PoolConfig {
+            max_idle: POOL_MAX_IDLE,
+            idle_timeout: POOL_IDLE_TIMEOUT,
+            max_requests: None,
+        }
+    }
+}
+
+impl Default for HealthConfig {
+    /// An empty `[cluster.health]`: TCP connect checks.
+    fn default() -> Self {
+        HealthConfig {
+            kind: HealthKind::Tcp,
+            interval: HEALTH_INTERVAL,
+            timeout: HEALTH_TIMEOUT,
+            jitter: HEALTH_JITTER,
+            rise: HEALTH_RISE,
+            fall: HEALTH_FALL,
+        }
+    }
+}
+
+impl Default for OutlierConfig {
+    /// An empty `[cluster.outlier]`.
+    fn default() -> Self {
+        OutlierConfig {
+            consecutive_5xx: CONSECUTIVE_5XX,
+            consecutive_gateway_errors: CONSECUTIVE_GATEWAY_ERRORS,
+            consecutive_connect_failures: CONSECUTIVE_CONNECT_FAILURES,
+            base_ejection_time: BASE_EJECTION_TIME,
+            max_ejection_time: MAX_EJECTION_TIME,
+            max_ejected: MAX_EJECTED,
+        }
+    }
+}
+
+impl Default for RetryConfig {
+    /// `[cluster.retry]` when a cluster has none.
+    fn default() -> Self {
+        RetryConfig {
+            attempts: RETRY_ATTEMPTS,
+            on: RETRY_ON.to_vec(),
+            budget: RETRY_BUDGET,
+            min_retries: MIN_RETRIES,
+            per_try_timeout: None,
+            backoff: RETRY_BACKOFF,
+        }
+    }
+}
+
+impl Default for CircuitLimits {
+    /// `[cluster.limits]` when a cluster has none: no limits.
+    fn default() -> Self {
+        CircuitLimits {
+            max_connections: None,
+            max_pending: None,
+            max_requests: None,
+            max_retries: None,
         }
     }
 }

@@ -1,7 +1,9 @@
 //! What changed between two validated configs; drives reload.
 //!
 //! Listeners and clusters are matched by name: a name only in the new config is added, only in
-//! the old one removed, in both with any field different changed. Sections are compared whole.
+//! the old one removed, in both with any field different changed. Sections are compared whole:
+//! a listener's routes and HTTP settings are part of the listener, a cluster's health checks,
+//! retries, limits and persistence part of the cluster.
 //! `Config::source` (where the file was read from) is not part of the comparison.
 
 use crate::model::Config;

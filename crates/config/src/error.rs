@@ -43,6 +43,9 @@ pub enum ErrorKind {
     UnknownCluster,
     /// Two sockets would bind the same address (or a wildcard and a specific address).
     AddressConflict,
+    /// A key that does not go with another setting: an HTTP-only key on a tcp listener,
+    /// `hash_key` with a balance that hashes nothing, two path matches in one route, ...
+    Conflict,
 }
 
 /// One problem in a config text, with its position.

@@ -85,7 +85,10 @@ pub struct ListenerConfig {
     pub name: String,
     pub bind: SocketAddr,
     pub protocol: Protocol,
-    /// Name of a cluster that exists in the same config.
+    /// Name of a cluster that exists in the same config. For a tcp listener, where every
+    /// connection goes. For an http listener, requests are routed by `http.routes` alone; this
+    /// is its catch-all cluster when the file gives `cluster` (also the last route), otherwise
+    /// the cluster of its first route. [`ListenerConfig::clusters`] lists every cluster used.
     pub cluster: String,
     pub backlog: u32,
     /// Open connections at most (across all workers); at the limit the listener stops accepting.
@@ -115,11 +118,15 @@ impl Cidr {
         use std::net::IpAddr::{V4, V6};
         match (self.addr, ip) {
             (V4(net), V4(ip)) => {
-                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
                 u32::from(net) & mask == u32::from(ip) & mask
             }
             (V6(net), V6(ip)) => {
-                let mask = u128::MAX.checked_shl(128 - u32::from(self.prefix)).unwrap_or(0);
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
                 u128::from(net) & mask == u128::from(ip) & mask
             }
             _ => false,
@@ -258,7 +265,7 @@ pub enum ValueMatch {
 /// Header rewriting: remove, then set (replace), then add (append).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct HeaderRules {
-    /// Lower-cased names and values, in file order.
+    /// (name, value) pairs in file order; names lower-cased, values as written.
     pub set: Vec<(String, String)>,
     pub add: Vec<(String, String)>,
     pub remove: Vec<String>,
@@ -269,6 +276,21 @@ impl ListenerConfig {
     /// same socket across a reload.
     pub fn socket_key(&self) -> (SocketAddr, u32) {
         (self.bind, self.backlog)
+    }
+
+    /// Every cluster this listener sends traffic to, each once, in route order (for a tcp
+    /// listener, just `cluster`).
+    pub fn clusters(&self) -> Vec<&str> {
+        let mut out = vec![self.cluster.as_str()];
+        if let Some(http) = &self.http {
+            out.clear();
+            for route in &http.routes {
+                if !out.contains(&route.cluster.as_str()) {
+                    out.push(&route.cluster);
+                }
+            }
+        }
+        out
     }
 }
 
@@ -321,6 +343,21 @@ pub struct ClusterConfig {
 
 /// A ratio in thousandths (0.2 -> 200), so configs compare and hash exactly.
 pub type Milli = u32;
+
+impl Balance {
+    /// Whether the algorithm picks by hashing a key (`hash_key` applies).
+    pub fn hashes(self) -> bool {
+        matches!(
+            self,
+            Balance::SourceIp | Balance::RingHash | Balance::Maglev
+        )
+    }
+
+    /// Whether the algorithm supports bounded load (`hash_balance_factor` applies).
+    pub fn bounded_load(self) -> bool {
+        matches!(self, Balance::RingHash | Balance::Maglev)
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

@@ -74,6 +74,77 @@ pub(crate) struct RawListener {
     pub idle_timeout: Option<Spanned<String>>,
     pub tcp_nodelay: Option<Spanned<bool>>,
     pub tcp_keepalive: Option<Spanned<BoolOrStr>>,
+    pub proxy_protocol_from: Option<Spanned<Vec<Spanned<String>>>>,
+    // HTTP only.
+    pub forwarded: Option<Spanned<String>>,
+    pub via: Option<Spanned<bool>>,
+    pub request_id: Option<Spanned<BoolOrStr>>,
+    pub access_log: Option<Spanned<String>>,
+    pub timeouts: Option<Spanned<RawHttpTimeouts>>,
+    pub limits: Option<Spanned<RawHttpLimits>>,
+    pub error_responses: Option<Spanned<Entries<RawErrorResponse>>>,
+    pub route: Option<Spanned<Vec<Spanned<RawRoute>>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawHttpTimeouts {
+    pub header: Option<Spanned<String>>,
+    pub body_idle: Option<Spanned<String>>,
+    pub request: Option<Spanned<BoolOrStr>>,
+    pub keepalive: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawHttpLimits {
+    pub max_header_bytes: Option<Spanned<IntOrStr>>,
+    pub max_headers: Option<Spanned<i64>>,
+    pub max_uri_bytes: Option<Spanned<IntOrStr>>,
+    pub max_body_bytes: Option<Spanned<IntOrStr>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawErrorResponse {
+    pub body: Option<Spanned<String>>,
+    pub content_type: Option<Spanned<String>>,
+}
+
+/// One `[[listener.route]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRoute {
+    pub name: Option<Spanned<String>>,
+    pub host: Option<Spanned<String>>,
+    pub path: Option<Spanned<String>>,
+    pub path_prefix: Option<Spanned<String>>,
+    pub path_regex: Option<Spanned<String>>,
+    pub method: Option<Spanned<OneOrMany>>,
+    pub headers: Option<Spanned<Vec<Spanned<RawMatch>>>>,
+    pub query: Option<Spanned<Vec<Spanned<RawMatch>>>>,
+    pub cluster: Option<Spanned<String>>,
+    pub request_headers: Option<Spanned<RawHeaderRules>>,
+    pub response_headers: Option<Spanned<RawHeaderRules>>,
+    pub retry_non_idempotent: Option<Spanned<bool>>,
+}
+
+/// `{ name = "x-canary", value = "1" }`, `{ name, present = true }` or `{ name, regex }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawMatch {
+    pub name: Option<Spanned<String>>,
+    pub value: Option<Spanned<String>>,
+    pub present: Option<Spanned<bool>>,
+    pub regex: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawHeaderRules {
+    pub set: Option<Spanned<Entries<String>>>,
+    pub add: Option<Spanned<Entries<String>>>,
+    pub remove: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -81,9 +152,88 @@ pub(crate) struct RawListener {
 pub(crate) struct RawCluster {
     pub name: Option<Spanned<String>>,
     pub balance: Option<Spanned<String>>,
+    pub hash_key: Option<Spanned<String>>,
+    pub hash_balance_factor: Option<Spanned<Number>>,
+    pub protocol: Option<Spanned<String>>,
     pub connect_timeout: Option<Spanned<String>>,
     pub connect_attempts: Option<Spanned<i64>>,
+    pub response_timeout: Option<Spanned<String>>,
+    pub send_proxy_protocol: Option<Spanned<String>>,
+    pub panic_threshold: Option<Spanned<Number>>,
+    pub slow_start: Option<Spanned<String>>,
+    pub local_zone: Option<Spanned<String>>,
+    pub priority_threshold: Option<Spanned<Number>>,
     pub backends: Option<Spanned<Vec<Spanned<RawBackend>>>>,
+    pub pool: Option<Spanned<RawPool>>,
+    pub health: Option<Spanned<RawHealth>>,
+    pub outlier: Option<Spanned<RawOutlier>>,
+    pub retry: Option<Spanned<RawRetry>>,
+    pub limits: Option<Spanned<RawCircuitLimits>>,
+    pub persistence: Option<Spanned<RawPersistence>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawPool {
+    pub max_idle: Option<Spanned<i64>>,
+    pub idle_timeout: Option<Spanned<String>>,
+    pub max_requests: Option<Spanned<i64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawHealth {
+    pub kind: Option<Spanned<String>>,
+    pub path: Option<Spanned<String>>,
+    pub method: Option<Spanned<String>>,
+    pub host: Option<Spanned<String>>,
+    pub expect_status: Option<Spanned<OneOrMany>>,
+    pub expect_body: Option<Spanned<String>>,
+    pub interval: Option<Spanned<String>>,
+    pub timeout: Option<Spanned<String>>,
+    pub jitter: Option<Spanned<Number>>,
+    pub rise: Option<Spanned<i64>>,
+    pub fall: Option<Spanned<i64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawOutlier {
+    pub consecutive_5xx: Option<Spanned<i64>>,
+    pub consecutive_gateway_errors: Option<Spanned<i64>>,
+    pub consecutive_connect_failures: Option<Spanned<i64>>,
+    pub base_ejection_time: Option<Spanned<String>>,
+    pub max_ejection_time: Option<Spanned<String>>,
+    pub max_ejected: Option<Spanned<Number>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRetry {
+    pub attempts: Option<Spanned<i64>>,
+    pub on: Option<Spanned<OneOrMany>>,
+    pub budget: Option<Spanned<Number>>,
+    pub min_retries: Option<Spanned<i64>>,
+    pub per_try_timeout: Option<Spanned<String>>,
+    pub backoff: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawCircuitLimits {
+    pub max_connections: Option<Spanned<i64>>,
+    pub max_pending: Option<Spanned<i64>>,
+    pub max_requests: Option<Spanned<i64>>,
+    pub max_retries: Option<Spanned<i64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawPersistence {
+    pub kind: Option<Spanned<String>>,
+    pub name: Option<Spanned<String>>,
+    pub max_age: Option<Spanned<String>>,
+    pub ttl: Option<Spanned<String>>,
 }
 
 /// One entry of `backends`: `"ip:port"` or `{ address = "ip:port", weight = 3 }`.
@@ -98,7 +248,38 @@ pub(crate) enum RawBackend {
 pub(crate) struct RawBackendTable {
     pub address: Option<Spanned<String>>,
     pub weight: Option<Spanned<i64>>,
+    pub zone: Option<Spanned<String>>,
+    pub priority: Option<Spanned<i64>>,
 }
+
+/// A number written as a TOML integer or float (`1`, `0.25`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Number(pub f64);
+
+/// One value or an array of them (`method = "GET"` or `method = ["GET", "HEAD"]`); each a
+/// string or an integer.
+#[derive(Debug)]
+pub(crate) enum OneOrMany {
+    One(IntOrStr),
+    Many(Vec<Spanned<IntOrStr>>),
+}
+
+impl OneOrMany {
+    /// Each value with its span and key path; `span` and `path` are those of the whole value.
+    pub fn items(&self, span: Range<usize>, path: &str) -> Vec<(&IntOrStr, Range<usize>, String)> {
+        match self {
+            OneOrMany::One(v) => vec![(v, span, path.to_owned())],
+            OneOrMany::Many(items) => (items.iter().enumerate())
+                .map(|(i, v)| (v.get_ref(), v.span(), format!("{path}[{i}]")))
+                .collect(),
+        }
+    }
+}
+
+/// A table whose keys the user chooses (`error_responses`, header `set`), in file order (not
+/// the key order of the parsed table).
+#[derive(Debug)]
+pub(crate) struct Entries<T>(pub Vec<(Spanned<String>, Spanned<T>)>);
 
 /// A size: bytes as an integer, or a string such as `"64KiB"`.
 #[derive(Debug)]
@@ -217,6 +398,81 @@ impl<'de> Deserialize<'de> for RawBackend {
             }
         }
         d.deserialize_any(V)
+    }
+}
+
+impl<'de> Deserialize<'de> for Number {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Number;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a number")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Number, E> {
+                Ok(Number(v as f64))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Number, E> {
+                Ok(Number(v as f64))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Number, E> {
+                Ok(Number(v))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl<'de> Deserialize<'de> for OneOrMany {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = OneOrMany;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string, an integer or an array of them")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<OneOrMany, E> {
+                Ok(OneOrMany::One(IntOrStr::Int(v)))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<OneOrMany, E> {
+                i64::try_from(v)
+                    .map(|v| OneOrMany::One(IntOrStr::Int(v)))
+                    .map_err(|_| E::custom("integer out of range"))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<OneOrMany, E> {
+                Ok(OneOrMany::One(IntOrStr::Str(v.to_owned())))
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<OneOrMany, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element()? {
+                    items.push(item);
+                }
+                Ok(OneOrMany::Many(items))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Entries<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+            type Value = Entries<T>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a table")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Entries<T>, A::Error> {
+                let mut entries = Vec::new();
+                while let Some(key) = map.next_key::<Spanned<String>>()? {
+                    entries.push((key, map.next_value()?));
+                }
+                // The parsed table is sorted by key; its spans give back the file order.
+                entries.sort_by_key(|(k, _)| k.span().start);
+                Ok(Entries(entries))
+            }
+        }
+        d.deserialize_map(V(std::marker::PhantomData))
     }
 }
 

@@ -1,10 +1,14 @@
 //! Stage 2: raw structs -> validated [`Config`].
 //!
 //! Every table is converted field by field; a bad field records a diagnostic and validation
-//! goes on, so one run reports every problem. Cross-references (unique names, cluster
-//! references, address conflicts) are checked in [`cross`] on the raw structs.
+//! goes on, so one run reports every problem. The HTTP keys of a listener are in [`http`], the
+//! resilience keys of a cluster in [`resilience`]. Cross-references (unique names, cluster
+//! references, address conflicts, clusters whose settings need HTTP used by tcp listeners) are
+//! checked in [`cross`] on the raw structs.
 
 mod cross;
+mod http;
+mod resilience;
 mod values;
 
 use crate::defaults as d;
@@ -25,9 +29,12 @@ pub(crate) fn validate(
     text: &str,
     origin: &str,
 ) -> Result<Config, ConfigError> {
+    let problems = std::mem::take(&mut raw.problems);
+    let dropped = std::mem::take(&mut raw.dropped);
     let mut v = Validator {
         src: Source { text, origin },
-        errors: std::mem::take(&mut raw.problems),
+        errors: problems,
+        dropped: &dropped,
     };
     let admin = raw.admin.as_ref().map(|a| v.admin(a));
     let runtime = v.runtime(raw.runtime.as_ref());
@@ -40,7 +47,7 @@ pub(crate) fn validate(
         .collect();
     cross::check(&raw, v.src, &mut v.errors);
     // A value removed for its type was reported as such; "missing" would say it twice.
-    (v.errors).retain(|e| e.kind != ErrorKind::MissingKey || !raw.dropped.contains(&e.key));
+    (v.errors).retain(|e| e.kind != ErrorKind::MissingKey || !dropped.contains(&e.key));
     if !v.errors.is_empty() {
         return Err(ConfigError::from_diagnostics(v.errors));
     }
@@ -58,6 +65,8 @@ pub(crate) fn validate(
 pub(crate) struct Validator<'a> {
     pub src: Source<'a>,
     pub errors: Vec<Diagnostic>,
+    /// Key paths the shape check removed for their type (see [`RawConfig::dropped`]).
+    pub dropped: &'a [String],
 }
 
 impl Validator<'_> {
@@ -122,9 +131,13 @@ impl Validator<'_> {
         let bind = self.required(&l.bind, &span, &path, "bind", k::ADDR);
         let bind =
             bind.and_then(|b| self.addr(b.get_ref(), b.span(), &at("bind"), LISTENER_PORT_ZERO));
-        let protocol = (self.choice(l.protocol.as_ref(), &at("protocol"), k::PROTOCOL))
-            .map_or(d::PROTOCOL, |i| [Protocol::Tcp][i]);
-        let cluster = self.required(&l.cluster, &span, &path, "cluster", k::CLUSTER_REF);
+        // None: an invalid protocol, already reported; the protocol-specific keys are then
+        // not checked, as they could only add noise.
+        let protocol = match &l.protocol {
+            None => Some(d::PROTOCOL),
+            Some(p) => (self.choice(Some(p), &at("protocol"), k::PROTOCOL))
+                .map(|i| [Protocol::Tcp, Protocol::Http][i]),
+        };
         let backlog = self.int(l.backlog.as_ref(), &at("backlog"), k::BACKLOG);
         let max_conns = self.int(
             l.max_connections.as_ref(),
@@ -137,20 +150,52 @@ impl Validator<'_> {
             k::NONZERO_DURATION,
         );
         let keepalive = self.keepalive(l.tcp_keepalive.as_ref(), &at("tcp_keepalive"));
+        let proxy_protocol_from =
+            self.cidrs(l.proxy_protocol_from.as_ref(), &at("proxy_protocol_from"));
+        let (cluster, http) = match protocol? {
+            Protocol::Tcp => {
+                self.http_only_keys(&path, l);
+                let cluster = self.required(&l.cluster, &span, &path, "cluster", k::CLUSTER_REF);
+                (cluster.map(|c| c.get_ref().clone()), None)
+            }
+            Protocol::Http => {
+                let http = self.http_listener(&path, &span, l);
+                // The catch-all cluster, else the first route's (see the model's doc).
+                let cluster = http.routes.first().map(|r| r.cluster.clone());
+                let cluster = (l.cluster.as_ref())
+                    .map(|c| c.get_ref().clone())
+                    .or(cluster);
+                (cluster, Some(http))
+            }
+        };
         Some(ListenerConfig {
             name: name?,
             bind: bind?,
-            protocol,
-            cluster: cluster?.get_ref().clone(),
+            protocol: protocol?,
+            cluster: cluster?,
             backlog: backlog.map_or(d::BACKLOG, |n| n as u32),
             max_connections: max_conns.map_or(d::MAX_CONNECTIONS, |n| n as usize),
             idle_timeout: idle.unwrap_or(d::IDLE_TIMEOUT),
             tcp_nodelay: flag(&l.tcp_nodelay, d::TCP_NODELAY),
             tcp_keepalive: keepalive,
-            // Placeholders until the HTTP keys are parsed.
-            proxy_protocol_from: Vec::new(),
-            http: None,
+            proxy_protocol_from: proxy_protocol_from?,
+            http,
         })
+    }
+
+    /// `proxy_protocol_from`: every entry checked; `None` after an error.
+    fn cidrs(
+        &mut self,
+        raw: Option<&Spanned<Vec<Spanned<String>>>>,
+        path: &str,
+    ) -> Option<Vec<Cidr>> {
+        let Some(raw) = raw else {
+            return Some(Vec::new());
+        };
+        let all: Vec<_> = (raw.get_ref().iter().enumerate())
+            .map(|(j, c)| self.cidr(c, &format!("{path}[{j}]")))
+            .collect();
+        all.into_iter().collect()
     }
 
     fn cluster(&mut self, i: usize, raw: &Spanned<RawCluster>) -> Option<ClusterConfig> {
@@ -159,13 +204,29 @@ impl Validator<'_> {
         let (span, c) = (raw.span(), raw.get_ref());
         let name = self.required(&c.name, &span, &path, "name", k::NAME);
         let name = name.and_then(|n| self.name(n, &at("name")));
-        let balance = (self.choice(c.balance.as_ref(), &at("balance"), k::BALANCE)).map(|i| {
-            [
-                Balance::RoundRobin,
-                Balance::WeightedRoundRobin,
-                Balance::LeastConn,
-            ][i]
-        });
+        // None: an invalid balance, already reported (and not checked against hash_key).
+        let balance = match &c.balance {
+            None => Some(d::BALANCE),
+            Some(b) => (self.choice(Some(b), &at("balance"), k::BALANCE)).map(|i| {
+                [
+                    Balance::RoundRobin,
+                    Balance::WeightedRoundRobin,
+                    Balance::LeastConn,
+                    Balance::P2c,
+                    Balance::P2cEwma,
+                    Balance::Random,
+                    Balance::SourceIp,
+                    Balance::RingHash,
+                    Balance::Maglev,
+                ][i]
+            }),
+        };
+        let hash_key = self.hash_key(&path, c, balance);
+        let factor = self.hash_balance_factor(&path, c, balance);
+        let protocol = (self.choice(c.protocol.as_ref(), &at("protocol"), k::UPSTREAM_PROTOCOL))
+            .map_or(d::UPSTREAM_PROTOCOL, |i| {
+                [UpstreamProtocol::Http1, UpstreamProtocol::H2][i]
+            });
         let timeout = self.duration(
             c.connect_timeout.as_ref(),
             &at("connect_timeout"),
@@ -176,6 +237,24 @@ impl Validator<'_> {
             &at("connect_attempts"),
             k::CONNECT_ATTEMPTS,
         );
+        let response_timeout = self.duration(
+            c.response_timeout.as_ref(),
+            &at("response_timeout"),
+            k::NONZERO_DURATION,
+        );
+        let send_proxy = self.choice(
+            c.send_proxy_protocol.as_ref(),
+            &at("send_proxy_protocol"),
+            k::SEND_PROXY_PROTOCOL,
+        );
+        let panic = self.number(c.panic_threshold.as_ref(), &at("panic_threshold"), k::RATIO);
+        let slow_start = self.duration(c.slow_start.as_ref(), &at("slow_start"), k::DURATION);
+        let local_zone = (c.local_zone.as_ref()).and_then(|z| self.zone(z, &at("local_zone")));
+        let priority_threshold = self.number(
+            c.priority_threshold.as_ref(),
+            &at("priority_threshold"),
+            k::RATIO,
+        );
         let backends = self.required(&c.backends, &span, &path, "backends", Kind::Backends);
         let backends = backends.and_then(|b| self.backends(b, &at("backends")));
         Some(ClusterConfig {
@@ -184,38 +263,22 @@ impl Validator<'_> {
             connect_timeout: timeout.unwrap_or(d::CONNECT_TIMEOUT),
             connect_attempts: attempts.map_or(d::CONNECT_ATTEMPTS, |n| n as u32),
             backends: backends?,
-            // Placeholders until these keys are parsed.
-            hash_key: crate::model::HashKey::ClientIp,
-            hash_balance_factor: None,
-            protocol: crate::model::UpstreamProtocol::Http1,
-            response_timeout: std::time::Duration::from_secs(60),
-            send_proxy_protocol: None,
-            pool: crate::model::PoolConfig {
-                max_idle: 64,
-                idle_timeout: std::time::Duration::from_secs(60),
-                max_requests: None,
-            },
-            health: None,
-            outlier: None,
-            retry: crate::model::RetryConfig {
-                attempts: 0,
-                on: Vec::new(),
-                budget: 200,
-                min_retries: 3,
-                per_try_timeout: None,
-                backoff: std::time::Duration::from_millis(25),
-            },
-            limits: crate::model::CircuitLimits {
-                max_connections: None,
-                max_pending: None,
-                max_requests: None,
-                max_retries: None,
-            },
-            panic_threshold: 0,
-            slow_start: std::time::Duration::ZERO,
-            local_zone: None,
-            priority_threshold: 0,
-            persistence: None,
+            hash_key,
+            hash_balance_factor: factor,
+            protocol,
+            response_timeout: response_timeout.unwrap_or(d::RESPONSE_TIMEOUT),
+            send_proxy_protocol: send_proxy
+                .map(|i| [ProxyProtocolVersion::V1, ProxyProtocolVersion::V2][i]),
+            pool: self.pool(c.pool.as_ref(), &at("pool")),
+            health: self.health(c.health.as_ref(), &at("health")),
+            outlier: self.outlier(c.outlier.as_ref(), &at("outlier")),
+            retry: self.retry(c.retry.as_ref(), &at("retry")),
+            limits: self.circuit_limits(c.limits.as_ref(), &at("limits")),
+            panic_threshold: panic.unwrap_or(d::PANIC_THRESHOLD),
+            slow_start: slow_start.unwrap_or(d::SLOW_START),
+            local_zone,
+            priority_threshold: priority_threshold.unwrap_or(d::PRIORITY_THRESHOLD),
+            persistence: self.persistence(c.persistence.as_ref(), &at("persistence")),
         })
     }
 
@@ -255,13 +318,20 @@ impl Validator<'_> {
         raw: &Spanned<RawBackend>,
         path: &str,
     ) -> Option<(BackendConfig, Range<usize>)> {
-        let (text, span, weight) = match raw.get_ref() {
-            RawBackend::Address(a) => (a.as_str(), raw.span(), d::WEIGHT),
+        let (text, span, weight, zone, priority) = match raw.get_ref() {
+            RawBackend::Address(a) => (a.as_str(), raw.span(), d::WEIGHT, None, d::PRIORITY),
             RawBackend::Table(t) => {
                 let weight = self.int(t.weight.as_ref(), &format!("{path}.weight"), k::WEIGHT);
                 let weight = weight.map_or(d::WEIGHT, |w| w as u32);
+                let zone = (t.zone.as_ref()).and_then(|z| self.zone(z, &format!("{path}.zone")));
+                let priority = self.int(
+                    t.priority.as_ref(),
+                    &format!("{path}.priority"),
+                    k::PRIORITY,
+                );
+                let priority = priority.map_or(d::PRIORITY, |p| p as u32);
                 let a = self.required(&t.address, &raw.span(), path, "address", k::ADDR)?;
-                (a.get_ref().as_str(), a.span(), weight)
+                (a.get_ref().as_str(), a.span(), weight, zone, priority)
             }
         };
         let address = self.backend_addr(text, span.clone(), path)?;
@@ -269,8 +339,8 @@ impl Validator<'_> {
             BackendConfig {
                 address,
                 weight,
-                zone: None,
-                priority: 0,
+                zone,
+                priority,
             },
             span,
         ))
@@ -312,6 +382,16 @@ impl Validator<'_> {
         self.errors.push(diagnostic);
     }
 
+    /// Records a key that does not go with another setting.
+    fn conflict(&mut self, span: Range<usize>, path: &str, message: String, label: String) {
+        self.error(ErrorKind::Conflict, span, path, message, label);
+    }
+
+    /// Whether the shape check removed this key path for its type.
+    fn was_dropped(&self, path: &str) -> bool {
+        self.dropped.iter().any(|p| p == path)
+    }
+
     /// Records "invalid value for `path`: found <source text>, expected `expected`".
     fn invalid(&mut self, span: Range<usize>, path: &str, expected: &str, hint: Option<String>) {
         let found = self.src.snippet(span.clone());
@@ -322,6 +402,14 @@ impl Validator<'_> {
             label.push_str(&hint);
         }
         self.error(ErrorKind::InvalidValue, span, path, message, label);
+    }
+}
+
+/// For a label: `listener[0] has protocol "tcp"`, or `listener[0] has no `protocol`, so "tcp"`.
+fn setting(table: &str, key: &str, field: Option<&Spanned<String>>, default: &str) -> String {
+    match field {
+        Some(f) => format!("{table} has {key} \"{}\"", f.get_ref()),
+        None => format!("{table} has no `{key}`, so \"{default}\""),
     }
 }
 

@@ -123,3 +123,81 @@ fn admin_and_log_changes() {
         .is_empty()
     );
 }
+
+const HTTP: &str = r#"
+[[listener]]
+name = "web"
+bind = "127.0.0.1:8080"
+protocol = "http"
+cluster = "www"
+
+[listener.error_responses]
+503 = { body = "busy" }
+404 = { body = "none" }
+
+[[listener.route]]
+name = "api"
+path_prefix = "/api/"
+cluster = "api"
+
+[[cluster]]
+name = "www"
+backends = ["127.0.0.1:8000"]
+
+[[cluster]]
+name = "api"
+backends = ["127.0.0.1:9000"]
+
+[cluster.health]
+interval = "2s"
+"#;
+
+#[test]
+fn route_and_http_changes_are_listener_changes() {
+    let old = cfg(HTTP);
+    for new in [
+        HTTP.replace("path_prefix = \"/api/\"", "path_prefix = \"/v2/\""),
+        HTTP.replace("cluster = \"www\"\n\n[listener", "\n[listener"),
+        HTTP.replace("protocol = \"http\"", "protocol = \"http\"\nvia = false"),
+        HTTP.replace("503 = { body = \"busy\" }", "503 = { body = \"full\" }"),
+    ] {
+        let d = diff(&old, &cfg(&new));
+        assert_eq!(d.listeners_changed, ["web"], "{new}");
+        assert!(d.clusters_changed.is_empty());
+        assert_eq!(d.to_string(), "listeners ~web");
+    }
+}
+
+#[test]
+fn resilience_changes_are_cluster_changes() {
+    let old = cfg(HTTP);
+    for new in [
+        HTTP.replace("interval = \"2s\"", "interval = \"5s\""),
+        HTTP.replace("\n[cluster.health]\ninterval = \"2s\"\n", ""),
+        HTTP.to_owned() + "\n[cluster.retry]\nattempts = 2\n",
+        HTTP.to_owned() + "\n[cluster.persistence]\nkind = \"cookie\"\n",
+        HTTP.replace(
+            "name = \"api\"\nbackends",
+            "name = \"api\"\nbalance = \"maglev\"\nbackends",
+        ),
+    ] {
+        let d = diff(&old, &cfg(&new));
+        assert_eq!(d.clusters_changed, ["api"], "{new}");
+        assert!(d.listeners_changed.is_empty());
+    }
+}
+
+#[test]
+fn http_defaults_made_explicit_and_reordered_tables_are_no_change() {
+    let new = HTTP
+        .replace(
+            "503 = { body = \"busy\" }\n404 = { body = \"none\" }",
+            "404 = { body = \"none\", content_type = \"text/plain; charset=utf-8\" }\n503 = { body = \"busy\" }",
+        )
+        .replace(
+            "protocol = \"http\"",
+            "protocol = \"http\"\nforwarded = \"x-forwarded\"\nrequest_id = true\nproxy_protocol_from = []",
+        )
+        .replace("interval = \"2s\"", "interval = \"2s\"\nkind = \"tcp\"\njitter = 0.1");
+    assert!(diff(&cfg(HTTP), &cfg(&new)).is_empty());
+}

@@ -1,4 +1,5 @@
-//! Checks across tables: unique names, cluster references, and addresses bound twice.
+//! Checks across tables: unique names, cluster references (of listeners and routes), addresses
+//! bound twice, and cluster settings that need HTTP on clusters that tcp listeners use.
 //!
 //! These work on the raw structs so they see every entry, including ones with other errors.
 //! A value that does not parse was already reported and is skipped here.
@@ -20,6 +21,7 @@ pub(super) fn check(raw: &RawConfig, src: Source<'_>, out: &mut Vec<Diagnostic>)
     unique_names("cluster", cluster_names, src, out);
     cluster_refs(raw, src, out);
     address_conflicts(raw, src, out);
+    cluster_users(raw, src, out);
 }
 
 fn unique_names<'r>(
@@ -52,15 +54,11 @@ fn cluster_refs(raw: &RawConfig, src: Source<'_>, out: &mut Vec<Diagnostic>) {
         .filter_map(|c| c.get_ref().name.as_ref())
         .map(|n| n.get_ref().as_str())
         .collect();
-    for (i, l) in raw.listener.iter().enumerate() {
-        let Some(cluster) = &l.get_ref().cluster else {
-            continue;
-        };
+    for (path, cluster) in references(raw) {
         let wanted = cluster.get_ref().as_str();
         if clusters.contains(&wanted) {
             continue;
         }
-        let path = format!("listener[{i}].cluster");
         let message = format!("unknown cluster `{wanted}` in {path}");
         let mut label = if clusters.is_empty() {
             "expected the name of a [[cluster]], but the file defines none".to_owned()
@@ -82,6 +80,129 @@ fn cluster_refs(raw: &RawConfig, src: Source<'_>, out: &mut Vec<Diagnostic>) {
             label,
         ));
     }
+}
+
+/// Every cluster reference: each listener's `cluster` and each route's, with its key path.
+fn references(raw: &RawConfig) -> Vec<(String, &Spanned<String>)> {
+    let mut out = Vec::new();
+    for (i, l) in raw.listener.iter().enumerate() {
+        let l = l.get_ref();
+        if let Some(cluster) = &l.cluster {
+            out.push((format!("listener[{i}].cluster"), cluster));
+        }
+        for (j, r) in l.route.iter().flat_map(|r| r.get_ref().iter()).enumerate() {
+            if let Some(cluster) = &r.get_ref().cluster {
+                out.push((format!("listener[{i}].route[{j}].cluster"), cluster));
+            }
+        }
+    }
+    out
+}
+
+/// A listener that sends traffic to a cluster.
+struct User {
+    /// `listener[0]`.
+    path: String,
+    /// Its name, or its path when it has none.
+    name: String,
+    http: bool,
+    /// Line of the reference.
+    line: usize,
+}
+
+/// Cluster settings that only HTTP listeners can honour, on clusters tcp listeners use.
+fn cluster_users(raw: &RawConfig, src: Source<'_>, out: &mut Vec<Diagnostic>) {
+    let mut users: Vec<(&str, User)> = Vec::new();
+    for (i, l) in raw.listener.iter().enumerate() {
+        let l = l.get_ref();
+        let path = format!("listener[{i}]");
+        // A listener with an invalid protocol was reported; what it may use is unknown.
+        let http = match l.protocol.as_ref().map(|p| p.get_ref().as_str()) {
+            None | Some("tcp") => false,
+            Some("http") => true,
+            Some(_) => continue,
+        };
+        let name = l.name.as_ref().map_or(&path, |n| n.get_ref());
+        let mut refs: Vec<&Spanned<String>> = l.cluster.iter().collect();
+        if http {
+            let routes = l.route.iter().flat_map(|r| r.get_ref().iter());
+            refs.extend(routes.filter_map(|r| r.get_ref().cluster.as_ref()));
+        }
+        for r in refs {
+            users.push((
+                r.get_ref().as_str(),
+                User {
+                    path: path.clone(),
+                    name: name.clone(),
+                    http,
+                    line: src.line_of(r.span().start),
+                },
+            ));
+        }
+    }
+    for (i, c) in raw.cluster.iter().enumerate() {
+        let c = c.get_ref();
+        let Some(name) = &c.name else { continue };
+        let name = name.get_ref().as_str();
+        let path = format!("cluster[{i}]");
+        let using: Vec<&User> = (users.iter())
+            .filter(|(n, _)| *n == name)
+            .map(|(_, u)| u)
+            .collect();
+        let Some(tcp) = using.iter().find(|u| !u.http) else {
+            continue;
+        };
+        let tcp_note = format!("{} (line {}) is a tcp listener", tcp.path, tcp.line);
+        if let Some(p) = &c.protocol
+            && p.get_ref() == "h2"
+        {
+            let message = format!(
+                "cluster `{name}` has protocol = \"h2\" but tcp listener `{}` uses it",
+                tcp.name
+            );
+            let label =
+                format!("{tcp_note}: it relays bytes as they are and cannot speak h2 to backends");
+            let kpath = format!("{path}.protocol");
+            out.push(src.diagnostic(ErrorKind::Conflict, p.span(), &kpath, message, label));
+        }
+        if let Some(key) = &c.hash_key
+            && needs_http(key.get_ref())
+        {
+            let message = format!(
+                "cluster `{name}` hashes `{}` but tcp listener `{}` uses it",
+                key.get_ref(),
+                tcp.name
+            );
+            let label = format!(
+                "{tcp_note}: it has no headers, cookies or paths; use hash_key = \"client_ip\""
+            );
+            let kpath = format!("{path}.hash_key");
+            out.push(src.diagnostic(ErrorKind::Conflict, key.span(), &kpath, message, label));
+        }
+        if let Some(p) = &c.persistence
+            && let Some(kind) = &p.get_ref().kind
+            && kind.get_ref() == "cookie"
+            && using.iter().all(|u| !u.http)
+        {
+            let names: Vec<&str> = using.iter().map(|u| u.name.as_str()).collect();
+            let (s, listed) = match names.as_slice() {
+                [one] => ("", format!("`{one}`")),
+                many => ("s", backticked(many)),
+            };
+            let message = format!(
+                "cluster `{name}` has cookie persistence but only tcp listener{s} {listed} use{} it",
+                if s.is_empty() { "s" } else { "" }
+            );
+            let label = format!("{tcp_note}: it cannot set cookies; use kind = \"source_ip\"");
+            let kpath = format!("{path}.persistence.kind");
+            out.push(src.diagnostic(ErrorKind::Conflict, kind.span(), &kpath, message, label));
+        }
+    }
+}
+
+/// A `hash_key` that only an HTTP request has.
+fn needs_http(hash_key: &str) -> bool {
+    hash_key == "path" || hash_key.starts_with("header:") || hash_key.starts_with("cookie:")
 }
 
 /// One socket address the config binds, and where it comes from.
