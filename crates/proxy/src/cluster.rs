@@ -1,6 +1,6 @@
 //! A cluster at run time: its backends and the selector that picks among them.
 
-use fulcrum_balance::{Algorithm, Backend, BoundedLoad, Selector, selector};
+use fulcrum_balance::{Algorithm, Backend, BoundedLoad, PickContext, Selector, selector};
 use fulcrum_config::{Balance, ClusterConfig};
 use std::sync::Arc;
 
@@ -11,6 +11,7 @@ pub struct ClusterRuntime {
     pub config: ClusterConfig,
     pub backends: Vec<Arc<Backend>>,
     selector: Box<dyn Selector>,
+    uses_hash: bool,
 }
 
 impl ClusterRuntime {
@@ -31,21 +32,33 @@ impl ClusterRuntime {
                 }
             })
             .collect();
-        let selector = selector(algorithm(config), &backends);
+        let algorithm = algorithm(config);
+        let selector = selector(algorithm, &backends);
         ClusterRuntime {
             config: config.clone(),
             backends,
             selector,
+            uses_hash: algorithm.uses_hash(),
         }
+    }
+
+    /// Whether picks read the balancing key's hash (so the caller should compute it).
+    pub fn uses_hash(&self) -> bool {
+        self.uses_hash
     }
 
     pub fn name(&self) -> &str {
         &self.config.name
     }
 
-    /// Picks a backend not in `skip` (indices already tried for this connection).
-    pub fn pick(&self, skip: &[usize]) -> Option<usize> {
-        self.selector.pick(&self.backends, skip)
+    /// Picks a backend not in `skip` (indices already tried). `hash` is the balancing key's
+    /// hash, for the hashing algorithms.
+    pub fn pick(&self, skip: &[usize], hash: Option<u64>) -> Option<usize> {
+        let mut ctx = PickContext::new(skip);
+        if let Some(h) = hash {
+            ctx = ctx.with_hash(h);
+        }
+        self.selector.pick_with(&self.backends, &ctx)
     }
 }
 

@@ -9,9 +9,14 @@
 
 #![forbid(unsafe_code)]
 
+mod clock;
 mod cluster;
+mod connection;
+mod h2guard;
+mod http;
 mod listener;
 mod pipes;
+pub mod proxy_protocol;
 mod relay;
 mod server;
 mod snapshot;

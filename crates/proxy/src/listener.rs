@@ -2,9 +2,9 @@
 //! socket on one address ([`ListenerSlot`]), and the accept loop each worker runs.
 
 use crate::cluster::ClusterRuntime;
+use crate::connection;
 use crate::relay::Mode;
 use crate::stats::ListenerStats;
-use crate::tcp;
 use crate::worker::WorkerCtx;
 use arc_swap::ArcSwap;
 use crossbeam_utils::CachePadded;
@@ -21,11 +21,14 @@ use tokio::sync::Notify;
 #[derive(Debug)]
 pub struct ListenerRuntime {
     pub config: ListenerConfig,
-    pub cluster: Arc<ClusterRuntime>,
+    /// The cluster a TCP listener sends to (validation guarantees one for TCP listeners).
+    pub cluster: Option<Arc<ClusterRuntime>>,
     pub stats: Arc<ListenerStats>,
     pub(crate) relay_mode: Mode,
     pub(crate) buffer_size: usize,
     pub(crate) log_connections: bool,
+    /// Compiled HTTP settings, for `protocol = "http"`.
+    pub(crate) http: Option<Arc<crate::http::HttpRuntime>>,
 }
 
 /// What every worker's socket for one address shares: the current [`ListenerRuntime`]
@@ -122,7 +125,7 @@ pub(crate) async fn accept_loop(
                 let runtime = slot.current.load_full();
                 ensure_options(&socket, &mut applied, &runtime.config, Some(&stream));
                 runtime.stats.accepted.fetch_add(1, Relaxed);
-                let task = tcp::serve(stream, peer, runtime, Arc::clone(&worker), permit);
+                let task = connection::serve(stream, peer, runtime, Arc::clone(&worker), permit);
                 tokio::spawn(task);
             }
             Err(e) if is_resource_exhaustion(&e) => {

@@ -1,6 +1,7 @@
 //! The state every worker reads: one immutable snapshot per config generation.
 
 use crate::cluster::ClusterRuntime;
+use crate::http::HttpRuntime;
 use crate::listener::ListenerRuntime;
 use crate::relay::Mode;
 use fulcrum_config::{Config, RelayMode};
@@ -37,11 +38,12 @@ impl Snapshot {
             .listeners
             .iter()
             .map(|l| {
-                let cluster = clusters
-                    .iter()
-                    .find(|c| c.name() == l.cluster)
-                    .cloned()
-                    .expect("validated config: every listener names a cluster that exists");
+                let find = |name: &str| clusters.iter().find(|c| c.name() == name).cloned();
+                let cluster = find(&l.cluster);
+                let http = l
+                    .http
+                    .as_ref()
+                    .map(|h| Arc::new(HttpRuntime::build(h, find)));
                 let stats = previous
                     .and_then(|p| p.listener(&l.name))
                     .map(|old| Arc::clone(&old.stats))
@@ -56,6 +58,7 @@ impl Snapshot {
                     },
                     buffer_size: config.runtime.buffer_size,
                     log_connections: config.log.connections,
+                    http,
                 })
             })
             .collect();

@@ -20,9 +20,24 @@ pub struct ListenerStats {
     pub accept_exhausted: AtomicU64,
     /// Times the listener reached `max_connections` and paused accepting.
     pub limit_reached: AtomicU64,
+    /// Connections closed for a bad or missing PROXY protocol header.
+    pub proxy_header_errors: AtomicU64,
+    /// HTTP/2 connections ended by the flood guard.
+    pub h2_violations: AtomicU64,
+    /// HTTP requests received (heads parsed or refused).
+    pub requests: CachePadded<AtomicU64>,
+    /// HTTP responses sent, by class: 1xx .. 5xx at indices 0 .. 4.
+    pub responses: [AtomicU64; 5],
 }
 
 impl ListenerStats {
+    /// Counts a response with `status` in its class.
+    pub fn count_status(&self, status: u16) {
+        if let Some(class) = (status / 100).checked_sub(1).filter(|c| *c < 5) {
+            self.responses[class as usize].fetch_add(1, Relaxed);
+        }
+    }
+
     pub fn get(counter: &AtomicU64) -> u64 {
         counter.load(Relaxed)
     }

@@ -1,12 +1,13 @@
 //! A TCP (L4) connection's life: pick a backend, connect (trying the next on failure), relay,
 //! count, and log one line when it closes.
 
-use crate::listener::{ListenerRuntime, Permit};
+use crate::cluster::ClusterRuntime;
+use crate::listener::ListenerRuntime;
 use crate::relay::{self, End, Outcome, Settings};
-use crate::upstream;
+use crate::upstream::{self, Conn};
 use crate::worker::WorkerCtx;
+use bytes::BytesMut;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
 use tokio::net::TcpStream;
@@ -15,23 +16,27 @@ use tokio::net::TcpStream;
 pub(crate) async fn serve(
     client: TcpStream,
     peer: SocketAddr,
-    listener: Arc<ListenerRuntime>,
-    worker: Arc<WorkerCtx>,
-    permit: Permit,
+    listener: &ListenerRuntime,
+    worker: &WorkerCtx,
+    early: BytesMut,
 ) {
-    let _open = Open::new(&listener, &worker, permit);
     let started = Instant::now();
     // The client socket inherited its options from the listening socket.
-    let cluster = &listener.cluster;
-    let Some((index, upstream)) = upstream::connect(cluster, listener.config.tcp_nodelay).await
-    else {
+    let Some(cluster) = &listener.cluster else {
+        return;
+    };
+    let hash = cluster
+        .uses_hash()
+        .then(|| fulcrum_balance::hash::hash_ip(peer.ip()));
+    let nodelay = listener.config.tcp_nodelay;
+    let connected = upstream::connect(cluster, hash, nodelay, |_| None::<TcpStream>).await;
+    let Ok((index, Conn::New(upstream))) = connected else {
         listener.stats.no_backend.fetch_add(1, Relaxed);
         tracing::warn!(listener = %listener.config.name, client = %peer, cluster = cluster.name(),
             "connection closed: no backend reachable");
         return;
     };
     let backend = &cluster.backends[index];
-    backend.stats.connections.fetch_add(1, Relaxed);
     let settings = Settings {
         mode: listener.relay_mode,
         buffer_size: listener.buffer_size,
@@ -46,8 +51,17 @@ pub(crate) async fn serve(
             end: End::Shutdown,
             error: None,
         }
+    } else if let Err(error) = preamble(&client, &upstream, cluster, peer, &early).await {
+        Outcome {
+            up: 0,
+            down: 0,
+            end: End::BackendError,
+            error: Some(error),
+        }
     } else {
-        relay::run(&client, &upstream, settings).await
+        let mut outcome = relay::run(&client, &upstream, settings).await;
+        outcome.up += early.len() as u64;
+        outcome
     };
     backend.stats.active.fetch_sub(1, Relaxed);
     backend.stats.bytes_sent.fetch_add(outcome.up, Relaxed);
@@ -58,8 +72,29 @@ pub(crate) async fn serve(
     listener.stats.bytes_in.fetch_add(outcome.up, Relaxed);
     listener.stats.bytes_out.fetch_add(outcome.down, Relaxed);
     if listener.log_connections {
-        log_close(&listener, peer, backend.address, &outcome, started);
+        log_close(listener, peer, backend.address, &outcome, started);
     }
+}
+
+/// What the backend gets before the relay starts: a PROXY header if the cluster asks for one,
+/// then the bytes the client sent while its own PROXY header was read.
+async fn preamble(
+    client: &TcpStream,
+    upstream: &TcpStream,
+    cluster: &ClusterRuntime,
+    peer: SocketAddr,
+    early: &[u8],
+) -> std::io::Result<()> {
+    let mut out = Vec::new();
+    if let Some(version) = cluster.config.send_proxy_protocol {
+        let local = client.local_addr()?;
+        crate::proxy_protocol::encode(version, peer, local, &mut out);
+    }
+    out.extend_from_slice(early);
+    if out.is_empty() {
+        return Ok(());
+    }
+    crate::http::write_all(upstream, &out).await
 }
 
 fn log_close(
@@ -80,35 +115,4 @@ fn log_close(
         error = o.error.as_ref().map(tracing::field::display),
         "connection closed"
     );
-}
-
-/// Counts a connection as open for the listener and the worker, and closed again on drop,
-/// whichever way the connection's task ends.
-pub(crate) struct Open {
-    listener: Arc<ListenerRuntime>,
-    worker: Arc<WorkerCtx>,
-    _permit: Permit,
-}
-
-impl Open {
-    pub(crate) fn new(
-        listener: &Arc<ListenerRuntime>,
-        worker: &Arc<WorkerCtx>,
-        permit: Permit,
-    ) -> Self {
-        listener.stats.active.fetch_add(1, Relaxed);
-        worker.opened();
-        Open {
-            listener: Arc::clone(listener),
-            worker: Arc::clone(worker),
-            _permit: permit,
-        }
-    }
-}
-
-impl Drop for Open {
-    fn drop(&mut self) {
-        self.listener.stats.active.fetch_sub(1, Relaxed);
-        self.worker.closed();
-    }
 }

@@ -10,24 +10,54 @@ use tokio::net::TcpStream;
 /// Most backends tried for one connection, whatever the config says.
 const MAX_ATTEMPTS: usize = 16;
 
-/// Connects to a backend of `cluster`, trying up to `connect_attempts` different ones. The
-/// chosen backend's `active` counter is raised before connecting (so concurrent picks see it)
-/// and stays raised on success; the caller lowers it when the connection ends.
-pub(crate) async fn connect(cluster: &ClusterRuntime, nodelay: bool) -> Option<(usize, TcpStream)> {
+/// A connection to the chosen backend: a new one, or one the caller had kept (`R`).
+pub(crate) enum Conn<R> {
+    New(TcpStream),
+    Reused(R),
+}
+
+/// Why no backend connection could be had.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ConnectError {
+    /// Nothing to pick: no backend, or all skipped.
+    NoBackend,
+    /// Every backend tried refused or timed out.
+    Failed,
+}
+
+/// Connects to a backend of `cluster`, trying up to `connect_attempts` different ones.
+/// `hash` is the balancing key's hash for hashing algorithms. Before connecting to a backend,
+/// `reuse` may offer a kept connection to it (the HTTP pool). The chosen backend's `active`
+/// counter is raised before connecting (so concurrent picks see it) and stays raised on
+/// success; the caller lowers it when done.
+pub(crate) async fn connect<R>(
+    cluster: &ClusterRuntime,
+    hash: Option<u64>,
+    nodelay: bool,
+    mut reuse: impl FnMut(SocketAddr) -> Option<R>,
+) -> Result<(usize, Conn<R>), ConnectError> {
     let attempts = (cluster.config.connect_attempts as usize).clamp(1, MAX_ATTEMPTS);
     let mut tried = [0usize; MAX_ATTEMPTS];
-    for n in 0..attempts {
-        let index = cluster.pick(&tried[..n])?;
+    let mut n = 0;
+    while n < attempts {
+        let Some(index) = cluster.pick(&tried[..n], hash) else {
+            break;
+        };
         tried[n] = index;
+        n += 1;
         let backend = &cluster.backends[index];
         backend.stats.active.fetch_add(1, Relaxed);
+        if let Some(kept) = reuse(backend.address) {
+            return Ok((index, Conn::Reused(kept)));
+        }
         match connect_one(backend.address, cluster.config.connect_timeout).await {
             Ok(stream) => {
+                backend.stats.connections.fetch_add(1, Relaxed);
                 if nodelay {
-                    // Only fails if the backend already went away; the relay will see that.
+                    // Only fails if the backend already went away; the caller will see that.
                     let _ = set_nodelay(&stream, true);
                 }
-                return Some((index, stream));
+                return Ok((index, Conn::New(stream)));
             }
             Err(error) => {
                 backend.stats.active.fetch_sub(1, Relaxed);
@@ -36,7 +66,11 @@ pub(crate) async fn connect(cluster: &ClusterRuntime, nodelay: bool) -> Option<(
             }
         }
     }
-    None
+    Err(if n == 0 {
+        ConnectError::NoBackend
+    } else {
+        ConnectError::Failed
+    })
 }
 
 async fn connect_one(addr: SocketAddr, timeout: std::time::Duration) -> io::Result<TcpStream> {

@@ -2,6 +2,7 @@
 //! listener and every connection it accepts. Commands from the [`Server`](crate::Server)
 //! arrive on a channel: start or stop a listener, or shut down.
 
+use crate::http::pool::Pool;
 use crate::listener::{ListenerSlot, accept_loop};
 use crate::pipes::PipePool;
 use std::collections::HashMap;
@@ -34,6 +35,15 @@ pub(crate) enum Command {
 #[derive(Debug)]
 pub(crate) struct WorkerCtx {
     pub(crate) pipes: PipePool,
+    /// Keep-alive connections to backends (HTTP).
+    pub(crate) pool: Pool,
+    /// hyper connections to backends (HTTP/2 clients, HTTP/2 backends).
+    pub(crate) clients: crate::http::ClientPool,
+    /// Set when a graceful stop begins: keep-alive connections close after their current
+    /// request, idle ones at once.
+    draining: AtomicBool,
+    /// Woken when a graceful stop begins.
+    pub(crate) drain_started: Notify,
     /// Set when the shutdown deadline passed: connections still starting close at once.
     pub(crate) closing: AtomicBool,
     /// Woken when the shutdown deadline passed: open relays end.
@@ -51,6 +61,10 @@ impl WorkerCtx {
         if self.active.fetch_sub(1, Relaxed) == 1 {
             self.idle.notify_waiters();
         }
+    }
+
+    pub(crate) fn is_draining(&self) -> bool {
+        self.draining.load(Relaxed)
     }
 
     pub(crate) fn is_closing(&self) -> bool {
@@ -104,6 +118,10 @@ pub(crate) fn spawn(
             };
             let ctx = Arc::new(WorkerCtx {
                 pipes: PipePool::new(spec.max_pipes, spec.pipe_capacity),
+                pool: Pool::default(),
+                clients: crate::http::ClientPool::default(),
+                draining: AtomicBool::new(false),
+                drain_started: Notify::new(),
                 closing: AtomicBool::new(false),
                 close_now: Notify::new(),
                 active: AtomicUsize::new(0),
@@ -118,6 +136,7 @@ pub(crate) fn spawn(
 
 async fn run(mut commands: mpsc::UnboundedReceiver<Command>, ctx: Arc<WorkerCtx>) {
     let mut accepting: HashMap<SocketKey, JoinHandle<()>> = HashMap::new();
+    let sweeper = tokio::spawn(sweep_pool(Arc::clone(&ctx)));
     while let Some(command) = commands.recv().await {
         match command {
             Command::Listen { key, slot, socket } => {
@@ -141,14 +160,25 @@ async fn run(mut commands: mpsc::UnboundedReceiver<Command>, ctx: Arc<WorkerCtx>
             Command::Shutdown { deadline } => {
                 accepting.drain().for_each(|(_, task)| task.abort());
                 drain(&ctx, deadline).await;
+                sweeper.abort();
                 return;
             }
         }
     }
 }
 
+/// Closes idle backend connections that timed out, now and then.
+async fn sweep_pool(ctx: Arc<WorkerCtx>) {
+    loop {
+        tokio::time::sleep(crate::http::pool::SWEEP_EVERY).await;
+        ctx.pool.sweep();
+    }
+}
+
 /// Lets open connections finish until `deadline`, then ends the rest (each still logs its line).
 async fn drain(ctx: &WorkerCtx, deadline: Duration) {
+    ctx.draining.store(true, Relaxed);
+    ctx.drain_started.notify_waiters();
     if ctx.wait_idle(Instant::now() + deadline).await {
         return;
     }

@@ -1,0 +1,131 @@
+//! An accepted connection's first steps, common to every protocol: count it, read a PROXY
+//! protocol header if the peer is trusted to send one, then hand it to the TCP relay or the
+//! HTTP code.
+
+use crate::listener::{ListenerRuntime, Permit};
+use crate::proxy_protocol::{self, Decoded, ProxyHeader};
+use crate::worker::WorkerCtx;
+use bytes::BytesMut;
+use fulcrum_config::Protocol;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+
+/// How long a trusted peer has to send its PROXY header.
+const PROXY_HEADER_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The HTTP/2 connection preface (RFC 9113 §3.4).
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// Serves one accepted connection to its end.
+pub(crate) async fn serve(
+    stream: TcpStream,
+    peer: SocketAddr,
+    listener: Arc<ListenerRuntime>,
+    worker: Arc<WorkerCtx>,
+    permit: Permit,
+) {
+    let _open = Open::new(&listener, &worker, permit);
+    let mut buf = BytesMut::new();
+    let from = &listener.config.proxy_protocol_from;
+    let peer = if !from.is_empty() && proxy_protocol::trusted(peer.ip(), from) {
+        match read_proxy_header(&stream, &mut buf).await {
+            Ok(Some(client)) => client,
+            Ok(None) => peer,
+            Err(why) => {
+                listener.stats.proxy_header_errors.fetch_add(1, Relaxed);
+                tracing::debug!(%peer, why, "bad PROXY protocol header, closing");
+                return;
+            }
+        }
+    } else {
+        peer
+    };
+    match listener.config.protocol {
+        Protocol::Tcp => crate::tcp::serve(stream, peer, &listener, &worker, buf).await,
+        Protocol::Http => {
+            if is_h2(&stream, &mut buf).await {
+                crate::http::serve_h2(stream, peer, listener, worker, buf).await;
+            } else {
+                crate::http::serve(stream, peer, listener, worker, buf).await;
+            }
+        }
+    }
+}
+
+/// Reads a PROXY header (v1 or v2); returns the client it names (`None` for LOCAL/UNKNOWN:
+/// use the real peer). Bytes after the header stay in `buf`.
+async fn read_proxy_header(
+    stream: &TcpStream,
+    buf: &mut BytesMut,
+) -> Result<Option<SocketAddr>, &'static str> {
+    let deadline = Instant::now() + PROXY_HEADER_TIMEOUT;
+    loop {
+        match proxy_protocol::decode(buf) {
+            Ok(Decoded::Complete { header, len }) => {
+                let _ = buf.split_to(len);
+                return Ok(match header {
+                    ProxyHeader::Proxy { source, .. } => Some(source),
+                    ProxyHeader::Local => None,
+                });
+            }
+            Ok(Decoded::Partial) => {}
+            Err(e) => return Err(e.reason()),
+        }
+        match crate::http::read_some_until(stream, buf, deadline).await {
+            Ok(0) => return Err("closed before the PROXY header ended"),
+            Ok(_) => {}
+            Err(_) => return Err("no PROXY header in time"),
+        }
+    }
+}
+
+/// Whether the client starts with the HTTP/2 preface. Reads only while the bytes so far could
+/// still be the preface; whatever was read stays in `buf`.
+async fn is_h2(stream: &TcpStream, buf: &mut BytesMut) -> bool {
+    let deadline = Instant::now() + PROXY_HEADER_TIMEOUT;
+    loop {
+        let n = buf.len().min(H2_PREFACE.len());
+        if buf[..n] != H2_PREFACE[..n] {
+            return false;
+        }
+        if n == H2_PREFACE.len() {
+            return true;
+        }
+        match crate::http::read_some_until(stream, buf, deadline).await {
+            Ok(k) if k > 0 => {}
+            // Closed or silent: let the HTTP/1 code deal with it (it times out or closes).
+            _ => return false,
+        }
+    }
+}
+
+/// Counts a connection as open for the listener and the worker, and closed again on drop,
+/// whichever way the connection's task ends.
+pub(crate) struct Open {
+    listener: Arc<ListenerRuntime>,
+    worker: Arc<WorkerCtx>,
+    _permit: Permit,
+}
+
+impl Open {
+    fn new(listener: &Arc<ListenerRuntime>, worker: &Arc<WorkerCtx>, permit: Permit) -> Self {
+        listener.stats.active.fetch_add(1, Relaxed);
+        worker.opened();
+        Open {
+            listener: Arc::clone(listener),
+            worker: Arc::clone(worker),
+            _permit: permit,
+        }
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.listener.stats.active.fetch_sub(1, Relaxed);
+        self.worker.closed();
+    }
+}

@@ -1,0 +1,586 @@
+//! One request's exchange: route, rewrite the head, get a backend connection (pooled or new),
+//! send the request while reading the response, stream the response back, recycle the
+//! backend connection when it is clean.
+
+use super::body::{self, BodyError, Reframe, Source};
+use super::h1::{Conn, Ctx, LINGER, linger};
+use super::headers::{
+    Forwarding, add_forwarding, add_via, ensure_request_id, host_of, keep_upgrade, set_framing,
+    strip_hop_by_hop,
+};
+use super::io::{read_some_until, write_all, write_all_within};
+use super::log::Access;
+use super::pool::Upstream;
+use super::respond::{Cause, error_response};
+use super::route::{Route, RouteInput};
+use crate::relay;
+use crate::upstream::{self, Conn as Picked, ConnectError};
+use bytes::{Buf, BytesMut};
+use fulcrum_config::{AccessLogFormat, HashKey};
+use fulcrum_h1::{Framing, Limits, Parsed, RequestHead, ResponseHead, ResponseParser};
+use http::header::{CONNECTION, CONTENT_LENGTH, COOKIE, HOST, HeaderValue, UPGRADE};
+use http::{Method, StatusCode, Uri, Version};
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::time::Duration;
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+
+/// Limits on response heads from backends (more generous than on requests).
+const RESPONSE_LIMITS: Limits = Limits {
+    max_head_bytes: 64 * 1024,
+    max_headers: 200,
+    max_uri_bytes: 8 * 1024,
+};
+
+/// The facts about the request that outlive its head (the head is consumed when written).
+struct Req {
+    method: Method,
+    version: Version,
+    framing: Framing,
+    keep_alive: bool,
+    request_id: Option<String>,
+}
+
+/// Serves one request; returns whether the client connection may carry another.
+pub(crate) async fn run(c: &mut Conn<'_>, mut head: RequestHead, first_byte: Instant) -> bool {
+    let received = Instant::now();
+    c.listener.stats.requests.fetch_add(1, Relaxed);
+    let mut log = Access::start(c.peer, &head, received - first_byte);
+    let request_id = c
+        .http
+        .request_id
+        .as_ref()
+        .map(|n| ensure_request_id(&mut head.headers, n));
+    log.request_id = request_id.clone().unwrap_or_default();
+    let req = Req {
+        method: head.method.clone(),
+        version: head.version,
+        framing: head.framing,
+        keep_alive: head.keep_alive,
+        request_id,
+    };
+    let keep = route_and_proxy(c, head, &req, &mut log).await;
+    log.t_total = received.elapsed();
+    if c.http.access_log != AccessLogFormat::Off {
+        log.emit(c.http.access_log == AccessLogFormat::Json);
+    }
+    keep
+}
+
+async fn route_and_proxy(
+    c: &mut Conn<'_>,
+    mut head: RequestHead,
+    req: &Req,
+    log: &mut Access,
+) -> bool {
+    if let Some(max) = c.http.max_body
+        && head.framing.check_limit(max).is_err()
+    {
+        return fail(c, Cause::BodyTooLarge, req, log).await;
+    }
+    let authority = head.authority().map(str::to_owned);
+    let host = authority.as_deref().map(host_of);
+    let input = RouteInput {
+        method: &head.method,
+        host: host.as_deref(),
+        path: head.uri.path(),
+        query: head.uri.query(),
+        headers: &head.headers,
+    };
+    let Some(route) = c.http.router.find(&input) else {
+        return fail(c, Cause::NoRoute, req, log).await;
+    };
+    log.route = route.name.clone();
+    let hash = route
+        .cluster
+        .uses_hash()
+        .then(|| hash_key(&route.cluster.config.hash_key, &head, c));
+    let upstream_head = rewrite(c, &mut head, route, authority.as_deref());
+    let responded = AtomicBool::new(false);
+    let request_timeout = c.http.request_timeout;
+    let proxied = proxy(c, route, hash, &upstream_head, req, log, &responded);
+    let outcome = match request_timeout {
+        Some(limit) => tokio::time::timeout(limit, proxied)
+            .await
+            .unwrap_or(Err(Cause::UpstreamTimeout)),
+        None => proxied.await,
+    };
+    match outcome {
+        Ok(keep) => keep,
+        Err(cause) if !responded.load(Relaxed) => fail(c, cause, req, log).await,
+        Err(cause) => {
+            log.end = cause.name();
+            false
+        }
+    }
+}
+
+/// The balancing key's hash, for hashing algorithms; the client IP when the key is missing.
+fn hash_key(key: &HashKey, head: &RequestHead, c: &Conn<'_>) -> u64 {
+    use fulcrum_balance::hash::{hash_bytes, hash_ip};
+    let found = match key {
+        HashKey::ClientIp => None,
+        HashKey::Path => Some(hash_bytes(head.uri.path().as_bytes())),
+        HashKey::Header(name) => head
+            .headers
+            .get(name.as_str())
+            .map(|v| hash_bytes(v.as_bytes())),
+        HashKey::Cookie(name) => cookie(head, name).map(|v| hash_bytes(v.as_bytes())),
+    };
+    found.unwrap_or_else(|| hash_ip(c.peer.ip()))
+}
+
+fn cookie<'h>(head: &'h RequestHead, name: &str) -> Option<&'h str> {
+    head.headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// Rewrites the request head for the backend and serializes it.
+fn rewrite(
+    c: &Conn<'_>,
+    head: &mut RequestHead,
+    route: &Route,
+    authority: Option<&str>,
+) -> Vec<u8> {
+    let upgrade = if head.upgrade {
+        head.headers.get(UPGRADE).cloned()
+    } else {
+        None
+    };
+    strip_hop_by_hop(&mut head.headers);
+    set_framing(&mut head.headers, head.framing);
+    keep_upgrade(&mut head.headers, upgrade);
+    let mut target = head.uri.clone();
+    if head.uri.scheme().is_some() && head.method != Method::CONNECT {
+        // absolute-form: the authority becomes Host, the target origin-form.
+        if let Some(a) = head
+            .uri
+            .authority()
+            .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+        {
+            head.headers.insert(HOST, a);
+        }
+        let pq = head.uri.path_and_query().map_or("/", |pq| pq.as_str());
+        target = pq.parse::<Uri>().unwrap_or_else(|_| Uri::from_static("/"));
+    }
+    let forwarding = Forwarding {
+        mode: c.http.forwarded,
+        client: c.peer.ip(),
+        proto: "http",
+        host: authority,
+    };
+    add_forwarding(&mut head.headers, &forwarding);
+    if c.http.via {
+        add_via(&mut head.headers, head.version);
+    }
+    route.request_rules.apply(&mut head.headers);
+    let mut out = Vec::with_capacity(512);
+    fulcrum_h1::write_request_head(
+        &head.method,
+        &target,
+        Version::HTTP_11,
+        &head.headers,
+        &mut out,
+    );
+    out
+}
+
+/// Answers with an error for `cause`. The connection stays open only if the request had no
+/// body left unread and asked for keep-alive.
+async fn fail(c: &Conn<'_>, cause: Cause, req: &Req, log: &mut Access) -> bool {
+    let keep = req.keep_alive && req.framing == Framing::None && !c.worker.is_draining();
+    let id = match (&c.http.request_id, &req.request_id) {
+        (Some(name), Some(id)) => Some((name.as_str(), id.as_str())),
+        _ => None,
+    };
+    let mut out = Vec::with_capacity(256);
+    error_response(cause, &c.http.errors, id, !keep, &mut out);
+    log.status = cause.status().as_u16();
+    log.end = cause.name();
+    c.listener.stats.count_status(cause.status().as_u16());
+    let written = write_all_within(c.client, &out, LINGER).await.is_ok();
+    if written && !keep {
+        linger(c.client).await;
+    }
+    written && keep
+}
+
+/// How a try on one backend connection went.
+enum Tried {
+    /// The exchange finished; whether the client connection may go on.
+    Done(bool),
+    /// A pooled connection turned out closed before any response byte: try a fresh one.
+    Stale,
+    /// A failure with nothing sent to the client yet.
+    Failed(Cause),
+    /// The client went away or misbehaved; close it.
+    ClientGone,
+}
+
+/// Gets a backend connection and runs the exchange on it, once more on a fresh connection if
+/// a pooled one was stale (only for requests without a body, which can be resent whole).
+async fn proxy(
+    c: &mut Conn<'_>,
+    route: &Route,
+    hash: Option<u64>,
+    head: &[u8],
+    req: &Req,
+    log: &mut Access,
+    responded: &AtomicBool,
+) -> Result<bool, Cause> {
+    let cluster = &route.cluster;
+    for _ in 0..2 {
+        let started = Instant::now();
+        let pool = &c.worker.pool;
+        let picked = upstream::connect(cluster, hash, true, |addr| pool.take(addr)).await;
+        let (index, upstream) = match picked {
+            Ok((i, Picked::New(stream))) => (
+                i,
+                Upstream {
+                    stream,
+                    requests: 0,
+                    reused: false,
+                },
+            ),
+            Ok((i, Picked::Reused(kept))) => (i, kept),
+            Err(ConnectError::NoBackend) => return Err(Cause::NoBackend),
+            Err(ConnectError::Failed) => return Err(Cause::ConnectFailed),
+        };
+        let backend = &cluster.backends[index];
+        log.backend = Some(backend.address);
+        log.t_connect = Some(started.elapsed());
+        backend.start_request();
+        let tried = exchange(c, upstream, head, req, route, log, responded).await;
+        backend.stats.active.fetch_sub(1, Relaxed);
+        match tried {
+            Tried::Done(keep) => {
+                let rtt = log.t_first_byte.unwrap_or_default().as_nanos() as u64;
+                backend.finish_request(rtt, crate::clock::now_ns());
+                return Ok(keep);
+            }
+            Tried::Stale if req.framing == Framing::None => backend.abandon_request(),
+            Tried::Stale => {
+                backend.abandon_request();
+                return Err(Cause::UpstreamReset);
+            }
+            Tried::Failed(cause) => {
+                backend.abandon_request();
+                return Err(cause);
+            }
+            Tried::ClientGone => {
+                backend.abandon_request();
+                log.end = "client_closed";
+                return Ok(false);
+            }
+        }
+    }
+    Err(Cause::UpstreamReset)
+}
+
+/// What streaming the response did.
+struct Responded {
+    /// The client may send another request (the response was framed and sent whole).
+    client_keep: bool,
+    /// The backend connection ended cleanly and may be reused.
+    reusable: bool,
+    tunnel: bool,
+}
+
+/// Sends the request (head and body) while waiting for the response head, then streams the
+/// response; recycles or closes the backend connection.
+async fn exchange(
+    c: &mut Conn<'_>,
+    mut up: Upstream,
+    head: &[u8],
+    req: &Req,
+    route: &Route,
+    log: &mut Access,
+    responded: &AtomicBool,
+) -> Tried {
+    let response_timeout = route.cluster.config.response_timeout;
+    let ctx = c.ctx();
+    let (client, http) = (ctx.client, ctx.http);
+    let mut ubuf = BytesMut::with_capacity(16 * 1024);
+    let mut out = Vec::with_capacity(head.len() + 4096);
+    out.extend_from_slice(head);
+    let sent_at = Instant::now();
+    let (sent, result) = {
+        let mut src = Source {
+            stream: client,
+            buf: &mut c.buf,
+            idle: http.body_idle,
+        };
+        let send = body::forward(
+            &mut src,
+            &up.stream,
+            req.framing,
+            Reframe::Same,
+            &mut out,
+            http.max_body,
+        );
+        tokio::pin!(send);
+        let mut sent: Option<Result<u64, BodyError>> = None;
+        let response = {
+            let recv = read_response(&up.stream, &mut ubuf, req, client, response_timeout);
+            tokio::pin!(recv);
+            loop {
+                tokio::select! {
+                    biased;
+                    r = &mut recv => break r,
+                    r = &mut send, if sent.is_none() => {
+                        if let Err(e) = &r
+                            && !matches!(e, BodyError::Sink(_))
+                        {
+                            return client_body_failed(e);
+                        }
+                        sent = Some(r);
+                    }
+                }
+            }
+        };
+        let head = match response {
+            Ok(head) => head,
+            Err(UpErr::Closed { any: false }) if up.reused => return Tried::Stale,
+            Err(e) => return Tried::Failed(e.cause()),
+        };
+        log.t_first_byte = Some(sent_at.elapsed());
+        log.status = head.status.as_u16();
+        let respond = respond(ctx, &up.stream, &mut ubuf, head, req, route, log, responded);
+        match sent {
+            Some(s) => (s, respond.await),
+            None => tokio::join!(send, respond),
+        }
+    };
+    let Ok(done) = result else {
+        return Tried::Done(false);
+    };
+    log.bytes_in = *sent.as_ref().unwrap_or(&0);
+    let request_sent = sent.is_ok();
+    if done.tunnel {
+        tunnel(c, &up.stream, &ubuf).await;
+        return Tried::Done(false);
+    }
+    up.requests += 1;
+    let cfg = &route.cluster.config;
+    let under_max = cfg.pool.max_requests.is_none_or(|max| up.requests < max);
+    if done.reusable && request_sent && ubuf.is_empty() && under_max {
+        let addr = up.stream.peer_addr();
+        if let Ok(addr) = addr {
+            c.worker
+                .pool
+                .put(addr, up, cfg.pool.max_idle, cfg.pool.idle_timeout);
+        }
+    }
+    Tried::Done(done.client_keep && request_sent)
+}
+
+fn client_body_failed(e: &BodyError) -> Tried {
+    match e {
+        BodyError::Invalid(err) if err.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            Tried::Failed(Cause::BodyTooLarge)
+        }
+        BodyError::Invalid(err) => Tried::Failed(Cause::BadRequest(err.status(), err.reason())),
+        BodyError::SourceIdle => Tried::Failed(Cause::RequestTimeout),
+        _ => Tried::ClientGone,
+    }
+}
+
+/// Why no usable response head came from the backend.
+enum UpErr {
+    /// Closed (or reset) before a whole head; `any`: whether any byte came first.
+    Closed {
+        any: bool,
+    },
+    Timeout,
+    Bad,
+}
+
+impl UpErr {
+    fn cause(&self) -> Cause {
+        match self {
+            UpErr::Closed { .. } => Cause::UpstreamReset,
+            UpErr::Timeout => Cause::UpstreamTimeout,
+            UpErr::Bad => Cause::BadResponse,
+        }
+    }
+}
+
+/// Reads the response head, passing interim 1xx responses (but 101) on to the client.
+async fn read_response(
+    up: &TcpStream,
+    ubuf: &mut BytesMut,
+    req: &Req,
+    client: &TcpStream,
+    timeout: Duration,
+) -> Result<ResponseHead, UpErr> {
+    let deadline = Instant::now() + timeout;
+    let mut parser = ResponseParser::new();
+    let mut any = false;
+    loop {
+        if !ubuf.is_empty() {
+            match parser.parse(ubuf, &RESPONSE_LIMITS, &req.method) {
+                Ok(Parsed::Complete { head, len })
+                    if head.status.is_informational() && !head.tunnel =>
+                {
+                    if req.version == Version::HTTP_11 {
+                        let _ = write_all(client, &ubuf[..len]).await;
+                    }
+                    ubuf.advance(len);
+                    parser = ResponseParser::new();
+                    continue;
+                }
+                Ok(Parsed::Complete { head, len }) => {
+                    ubuf.advance(len);
+                    return Ok(head);
+                }
+                Ok(Parsed::Partial) => {}
+                Err(e) => {
+                    tracing::debug!(reason = e.reason(), "bad response from backend");
+                    return Err(UpErr::Bad);
+                }
+            }
+        }
+        match read_some_until(up, ubuf, deadline).await {
+            Ok(0) => return Err(UpErr::Closed { any }),
+            Ok(_) => any = true,
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => return Err(UpErr::Timeout),
+            Err(_) => return Err(UpErr::Closed { any }),
+        }
+    }
+}
+
+/// Writes the response head and streams the body to the client.
+#[allow(clippy::too_many_arguments)]
+async fn respond(
+    c: Ctx<'_>,
+    up: &TcpStream,
+    ubuf: &mut BytesMut,
+    mut head: ResponseHead,
+    req: &Req,
+    route: &Route,
+    log: &mut Access,
+    responded: &AtomicBool,
+) -> Result<Responded, ()> {
+    let (framing, reframe, framed) = client_framing(&head, req);
+    let keep = framed && req.keep_alive && !head.tunnel && !c.worker.is_draining();
+    rewrite_response(&mut head, req, route, c, framing, keep);
+    let mut out = Vec::with_capacity(1024);
+    fulcrum_h1::write_response_head(
+        Version::HTTP_11,
+        head.status,
+        &head.reason,
+        &head.headers,
+        &mut out,
+    );
+    responded.store(true, Relaxed);
+    c.listener.stats.count_status(head.status.as_u16());
+    let idle = route.cluster.config.response_timeout;
+    let mut src = Source {
+        stream: up,
+        buf: ubuf,
+        idle,
+    };
+    let body = body::forward(&mut src, c.client, head.framing, reframe, &mut out, None).await;
+    match body {
+        Ok(n) => {
+            log.bytes_out = n;
+            log.end = "ok";
+            let reusable = head.keep_alive && !head.tunnel && head.framing != Framing::UntilClose;
+            Ok(Responded {
+                client_keep: keep,
+                reusable,
+                tunnel: head.tunnel,
+            })
+        }
+        Err(e) => {
+            log.end = match e {
+                BodyError::Sink(_) => "client_closed",
+                BodyError::SourceIdle => "upstream_timeout",
+                _ => "upstream_reset",
+            };
+            Err(())
+        }
+    }
+}
+
+/// The framing toward the client, how to re-frame, and whether the body's end will be
+/// known without closing (so the connection can be kept).
+fn client_framing(head: &ResponseHead, req: &Req) -> (Framing, Reframe, bool) {
+    let old_client = req.version == Version::HTTP_10;
+    match head.framing {
+        Framing::UntilClose if !old_client && req.keep_alive => {
+            (Framing::Chunked, Reframe::CloseToChunked, true)
+        }
+        Framing::UntilClose => (Framing::UntilClose, Reframe::Same, false),
+        Framing::Chunked if old_client => (Framing::UntilClose, Reframe::ChunkedToRaw, false),
+        other => (other, Reframe::Same, true),
+    }
+}
+
+fn rewrite_response(
+    head: &mut ResponseHead,
+    req: &Req,
+    route: &Route,
+    c: Ctx<'_>,
+    framing: Framing,
+    keep: bool,
+) {
+    let upgrade = if head.tunnel {
+        head.headers.get(UPGRADE).cloned()
+    } else {
+        None
+    };
+    let length = head.headers.get(CONTENT_LENGTH).cloned();
+    strip_hop_by_hop(&mut head.headers);
+    set_framing(&mut head.headers, framing);
+    let bodiless_with_length =
+        req.method == Method::HEAD || head.status == StatusCode::NOT_MODIFIED;
+    if framing == Framing::None
+        && bodiless_with_length
+        && let Some(length) = length
+    {
+        head.headers.insert(CONTENT_LENGTH, length);
+    }
+    keep_upgrade(&mut head.headers, upgrade);
+    if c.http.via {
+        add_via(&mut head.headers, head.version);
+    }
+    route.response_rules.apply(&mut head.headers);
+    if let (Some(name), Some(id)) = (&c.http.request_id, &req.request_id)
+        && let Ok(v) = HeaderValue::from_str(id)
+    {
+        head.headers.insert(name.clone(), v);
+    }
+    if !keep && !head.tunnel {
+        head.headers
+            .insert(CONNECTION, HeaderValue::from_static("close"));
+    } else if keep && req.version == Version::HTTP_10 {
+        head.headers
+            .insert(CONNECTION, HeaderValue::from_static("keep-alive"));
+    }
+}
+
+/// After `101 Switching Protocols`: pass what each side already sent, then relay raw bytes.
+async fn tunnel(c: &mut Conn<'_>, up: &TcpStream, ubuf: &BytesMut) {
+    if !ubuf.is_empty() && write_all(c.client, ubuf).await.is_err() {
+        return;
+    }
+    if !c.buf.is_empty() && write_all(up, &c.buf).await.is_err() {
+        return;
+    }
+    c.buf.clear();
+    let settings = relay::Settings {
+        mode: relay::Mode::Copy,
+        buffer_size: 16 * 1024,
+        idle_timeout: c.listener.config.idle_timeout,
+        pipes: &c.worker.pipes,
+        close_now: &c.worker.close_now,
+    };
+    let _ = relay::run(c.client, up, settings).await;
+}

@@ -1,0 +1,172 @@
+//! The HTTP/1.1 side of a client connection: read a request head, hand it to the
+//! [`exchange`](super::exchange), repeat while keep-alive allows. Pipelined requests wait in
+//! the read buffer and are served one after the other.
+
+use super::HttpRuntime;
+use super::exchange;
+use super::io::{read_some_until, write_all_within};
+use super::respond::{Cause, error_response};
+use crate::listener::ListenerRuntime;
+use crate::worker::WorkerCtx;
+use bytes::{Buf, BytesMut};
+use fulcrum_h1::{Parsed, RequestHead, RequestParser};
+use std::io::ErrorKind;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+
+/// How long an error response may take to write, and a lingering close to drain.
+pub(crate) const LINGER: Duration = Duration::from_secs(2);
+
+/// One client connection as the HTTP/1.1 code sees it.
+pub(crate) struct Conn<'a> {
+    pub(crate) client: &'a TcpStream,
+    /// The client: the peer, or what a trusted PROXY header said.
+    pub(crate) peer: SocketAddr,
+    pub(crate) listener: &'a ListenerRuntime,
+    pub(crate) http: &'a HttpRuntime,
+    pub(crate) worker: &'a WorkerCtx,
+    /// Bytes read from the client and not used yet (the next request, pipelined).
+    pub(crate) buf: BytesMut,
+}
+
+/// The shared, read-only parts of a [`Conn`], to hand around while its buffer is borrowed.
+#[derive(Clone, Copy)]
+pub(crate) struct Ctx<'a> {
+    pub(crate) client: &'a TcpStream,
+    pub(crate) listener: &'a ListenerRuntime,
+    pub(crate) http: &'a HttpRuntime,
+    pub(crate) worker: &'a WorkerCtx,
+}
+
+impl<'a> Conn<'a> {
+    pub(crate) fn ctx(&self) -> Ctx<'a> {
+        Ctx {
+            client: self.client,
+            listener: self.listener,
+            http: self.http,
+            worker: self.worker,
+        }
+    }
+}
+
+/// Why the connection stops before a request head is whole.
+enum Stop {
+    /// Closed, idle too long, or draining: close without a word.
+    Quiet,
+    /// A bad or slow request: answer with an error, then close.
+    Reject(Cause),
+}
+
+/// Serves HTTP/1.1 requests on `client` until it closes, errs, or keep-alive ends. `buf`
+/// holds bytes already read (during protocol detection).
+pub(crate) async fn serve(
+    client: TcpStream,
+    peer: SocketAddr,
+    listener: Arc<ListenerRuntime>,
+    worker: Arc<WorkerCtx>,
+    buf: BytesMut,
+) {
+    let Some(http) = listener.http.clone() else {
+        return;
+    };
+    let mut conn = Conn {
+        client: &client,
+        peer,
+        listener: &listener,
+        http: &http,
+        worker: &worker,
+        buf,
+    };
+    loop {
+        let (head, first_byte) = match read_head(&mut conn).await {
+            Ok(read) => read,
+            Err(Stop::Quiet) => return,
+            Err(Stop::Reject(cause)) => {
+                reject(&conn, cause).await;
+                return;
+            }
+        };
+        let keep_alive = exchange::run(&mut conn, head, first_byte).await;
+        if !keep_alive || worker.is_draining() {
+            return;
+        }
+    }
+}
+
+/// Reads until a whole request head is buffered, within the keep-alive timeout for the first
+/// byte and the header timeout from the first byte on (slowloris).
+async fn read_head(c: &mut Conn<'_>) -> Result<(RequestHead, Instant), Stop> {
+    let mut parser = RequestParser::new();
+    let mut first_byte = (!c.buf.is_empty()).then(Instant::now);
+    loop {
+        if !c.buf.is_empty() {
+            match parser.parse(&c.buf, &c.http.limits) {
+                Ok(Parsed::Complete { head, len }) => {
+                    c.buf.advance(len);
+                    return Ok((head, first_byte.unwrap_or_else(Instant::now)));
+                }
+                Ok(Parsed::Partial) => {}
+                Err(e) => {
+                    tracing::debug!(client = %c.peer, reason = e.reason(), "bad request");
+                    return Err(Stop::Reject(Cause::BadRequest(e.status(), e.reason())));
+                }
+            }
+        }
+        let read = match first_byte {
+            Some(t) => read_some_until(c.client, &mut c.buf, t + c.http.header_timeout).await,
+            None => {
+                let idle = read_some_until(c.client, &mut c.buf, Instant::now() + c.http.keepalive);
+                let drain = c.worker.drain_started.notified();
+                if c.worker.is_draining() {
+                    return Err(Stop::Quiet);
+                }
+                tokio::select! {
+                    r = idle => r,
+                    () = drain => return Err(Stop::Quiet),
+                }
+            }
+        };
+        match read {
+            Ok(0) => return Err(Stop::Quiet),
+            Ok(_) => {
+                first_byte.get_or_insert_with(Instant::now);
+            }
+            Err(e) if e.kind() == ErrorKind::TimedOut && first_byte.is_some() => {
+                tracing::debug!(client = %c.peer, "request head not received in time");
+                return Err(Stop::Reject(Cause::RequestTimeout));
+            }
+            Err(_) => return Err(Stop::Quiet),
+        }
+    }
+}
+
+/// Answers a request that cannot be served with an error and closes the connection.
+async fn reject(c: &Conn<'_>, cause: Cause) {
+    let mut out = Vec::with_capacity(256);
+    error_response(cause, &c.http.errors, None, true, &mut out);
+    c.listener
+        .stats
+        .requests
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let _ = write_all_within(c.client, &out, LINGER).await;
+    linger(c.client).await;
+}
+
+/// Closes gracefully after an error: stop writing, then read and drop what the client still
+/// sends for a moment, so the kernel does not answer it with a reset that could destroy the
+/// response before the client reads it.
+pub(crate) async fn linger(client: &TcpStream) {
+    let _ = fulcrum_sys::socket::shutdown_write(client);
+    let mut sink = BytesMut::with_capacity(4096);
+    let deadline = Instant::now() + LINGER;
+    for _ in 0..16 {
+        sink.clear();
+        match read_some_until(client, &mut sink, deadline).await {
+            Ok(n) if n > 0 => continue,
+            _ => return,
+        }
+    }
+}

@@ -1,0 +1,386 @@
+//! HTTP/2 cleartext from clients (prior knowledge), served by hyper behind the flood guard.
+//! Each request is routed and rewritten like an HTTP/1.1 one and sent to its backend through
+//! hyper's client ([`super::client`]), HTTP/1.1 or HTTP/2 as the cluster says. Bodies and
+//! trailers (gRPC) stream through both ways.
+
+use super::HttpRuntime;
+use super::client::{Body, BoxError, handshake};
+use super::headers::{
+    Forwarding, add_forwarding, add_via, ensure_request_id, host_of, strip_hop_by_hop,
+};
+use super::log::Access;
+use super::prefixed::Prefixed;
+use super::respond::Cause;
+use super::route::{Route, RouteInput};
+use crate::h2guard::{self, H2Guard};
+use crate::listener::ListenerRuntime;
+use crate::upstream::{self, Conn as Picked, ConnectError};
+use crate::worker::WorkerCtx;
+use bytes::{Bytes, BytesMut};
+use fulcrum_config::{AccessLogFormat, UpstreamProtocol};
+use http::header::{CONTENT_LENGTH, HOST, HeaderValue, TE};
+use http::{HeaderMap, Request, Response, Uri, Version};
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Frame, Incoming};
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::task::{Context, Poll};
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+
+/// What every request of one client connection shares.
+struct H2Ctx {
+    peer: SocketAddr,
+    listener: Arc<ListenerRuntime>,
+    worker: Arc<WorkerCtx>,
+    http: Arc<HttpRuntime>,
+}
+
+/// Serves an HTTP/2 client connection whose first bytes (the preface) are in `buf`.
+pub(crate) async fn serve_h2(
+    stream: TcpStream,
+    peer: SocketAddr,
+    listener: Arc<ListenerRuntime>,
+    worker: Arc<WorkerCtx>,
+    buf: BytesMut,
+) {
+    let Some(http) = listener.http.clone() else {
+        return;
+    };
+    let limits = h2guard::Limits::default();
+    let guard = H2Guard::new(Prefixed::new(buf, stream), limits.clone());
+    let report = guard.report();
+    let ctx = Arc::new(H2Ctx {
+        peer,
+        listener: Arc::clone(&listener),
+        worker: Arc::clone(&worker),
+        http,
+    });
+    let service = service_fn(move |req| {
+        let ctx = Arc::clone(&ctx);
+        async move { Ok::<_, Infallible>(handle(&ctx, req).await) }
+    });
+    let mut builder = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+    h2guard::server_builder_settings(&mut builder, &limits);
+    let conn = builder.serve_connection(TokioIo::new(guard), service);
+    tokio::pin!(conn);
+    let drain = worker.drain_started.notified();
+    tokio::pin!(drain);
+    if worker.is_draining() {
+        conn.as_mut().graceful_shutdown();
+    }
+    tokio::select! {
+        r = &mut conn => if let Err(e) = r { tracing::debug!(client = %peer, error = %e, "h2 connection ended") },
+        () = &mut drain => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        }
+    }
+    if let Some(v) = report.get() {
+        listener.stats.h2_violations.fetch_add(1, Relaxed);
+        tracing::warn!(client = %peer, violation = %v, "HTTP/2 connection ended by the flood guard");
+    }
+}
+
+async fn handle(ctx: &H2Ctx, req: Request<Incoming>) -> Response<Body> {
+    let started = Instant::now();
+    ctx.listener.stats.requests.fetch_add(1, Relaxed);
+    let (mut parts, body) = req.into_parts();
+    let mut log = Access::for_parts(ctx.peer, &parts);
+    let request_id = ctx
+        .http
+        .request_id
+        .as_ref()
+        .map(|n| ensure_request_id(&mut parts.headers, n));
+    log.request_id = request_id.clone().unwrap_or_default();
+    let response = match route_and_send(ctx, parts, body, &mut log).await {
+        Ok(resp) => resp,
+        Err(cause) => {
+            log.end = cause.name();
+            error(ctx, cause, request_id.as_deref())
+        }
+    };
+    log.status = response.status().as_u16();
+    ctx.listener.stats.count_status(log.status);
+    let format = ctx.http.access_log;
+    let (parts, body) = response.into_parts();
+    let body = LoggedBody {
+        inner: body,
+        log: Some(log),
+        started,
+        format,
+        bytes: 0,
+    };
+    Response::from_parts(parts, body.boxed_unsync())
+}
+
+async fn route_and_send(
+    ctx: &H2Ctx,
+    mut parts: http::request::Parts,
+    body: Incoming,
+    log: &mut Access,
+) -> Result<Response<Body>, Cause> {
+    if let (Some(max), Some(len)) = (ctx.http.max_body, content_length(&parts.headers))
+        && len > max
+    {
+        return Err(Cause::BodyTooLarge);
+    }
+    let authority = parts
+        .uri
+        .authority()
+        .map(|a| a.as_str().to_owned())
+        .or_else(|| {
+            parts
+                .headers
+                .get(HOST)
+                .and_then(|h| h.to_str().ok())
+                .map(str::to_owned)
+        });
+    let host = authority.as_deref().map(host_of);
+    let input = RouteInput {
+        method: &parts.method,
+        host: host.as_deref(),
+        path: parts.uri.path(),
+        query: parts.uri.query(),
+        headers: &parts.headers,
+    };
+    let route = ctx.http.router.find(&input).ok_or(Cause::NoRoute)?;
+    log.route = route.name.clone();
+    rewrite_request(ctx, &mut parts, route, authority.as_deref());
+    let body: Body = body.map_err(|e| Box::new(e) as BoxError).boxed_unsync();
+    send(ctx, route, parts, body, authority, log).await
+}
+
+fn content_length(headers: &HeaderMap) -> Option<u64> {
+    headers.get(CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
+}
+
+fn rewrite_request(
+    ctx: &H2Ctx,
+    parts: &mut http::request::Parts,
+    route: &Route,
+    authority: Option<&str>,
+) {
+    let trailers = parts.headers.get(TE).is_some_and(|v| v == "trailers");
+    strip_hop_by_hop(&mut parts.headers);
+    if trailers {
+        parts
+            .headers
+            .insert(TE, HeaderValue::from_static("trailers"));
+    }
+    let forwarding = Forwarding {
+        mode: ctx.http.forwarded,
+        client: ctx.peer.ip(),
+        proto: "http",
+        host: authority,
+    };
+    add_forwarding(&mut parts.headers, &forwarding);
+    if ctx.http.via {
+        add_via(&mut parts.headers, Version::HTTP_2);
+    }
+    route.request_rules.apply(&mut parts.headers);
+}
+
+/// Sends the request to a backend of the route's cluster through hyper.
+async fn send(
+    ctx: &H2Ctx,
+    route: &Route,
+    mut parts: http::request::Parts,
+    body: Body,
+    authority: Option<String>,
+    log: &mut Access,
+) -> Result<Response<Body>, Cause> {
+    let cluster = &route.cluster;
+    let h2 = cluster.config.protocol == UpstreamProtocol::H2;
+    let hash = cluster
+        .uses_hash()
+        .then(|| fulcrum_balance::hash::hash_ip(ctx.peer.ip()));
+    let t0 = Instant::now();
+    let clients = &ctx.worker.clients;
+    let picked = upstream::connect(cluster, hash, true, |addr| clients.take(addr, h2)).await;
+    let (index, sender) = match picked {
+        Ok((i, Picked::Reused(sender))) => (i, sender),
+        Ok((i, Picked::New(stream))) => match handshake(stream, h2).await {
+            Ok(sender) => (i, sender),
+            Err(_) => {
+                cluster.backends[i].stats.active.fetch_sub(1, Relaxed);
+                return Err(Cause::ConnectFailed);
+            }
+        },
+        Err(ConnectError::NoBackend) => return Err(Cause::NoBackend),
+        Err(ConnectError::Failed) => return Err(Cause::ConnectFailed),
+    };
+    let backend = &cluster.backends[index];
+    log.backend = Some(backend.address);
+    log.t_connect = Some(t0.elapsed());
+    set_target(&mut parts, authority.as_deref(), backend.address, h2);
+    let request = Request::from_parts(parts, body);
+    backend.start_request();
+    let sent_at = Instant::now();
+    let timeout = cluster.config.response_timeout;
+    let result = tokio::time::timeout(timeout, sender.send(request)).await;
+    backend.stats.active.fetch_sub(1, Relaxed);
+    let response = match result {
+        Ok((Ok(response), sender)) => {
+            ctx.worker
+                .clients
+                .put(backend.address, sender, cluster.config.pool.max_idle);
+            response
+        }
+        Ok((Err(e), _)) => {
+            backend.abandon_request();
+            tracing::debug!(backend = %backend.address, error = %e, "backend request failed");
+            return Err(Cause::UpstreamReset);
+        }
+        Err(_) => {
+            backend.abandon_request();
+            return Err(Cause::UpstreamTimeout);
+        }
+    };
+    log.t_first_byte = Some(sent_at.elapsed());
+    backend.finish_request(sent_at.elapsed().as_nanos() as u64, crate::clock::now_ns());
+    Ok(rewrite_response(ctx, route, response, log))
+}
+
+/// HTTP/1.1 backends get an origin-form target and a Host field; HTTP/2 backends an absolute
+/// URI (hyper turns it into :scheme and :authority).
+fn set_target(
+    parts: &mut http::request::Parts,
+    authority: Option<&str>,
+    backend: SocketAddr,
+    h2: bool,
+) {
+    let authority = authority.map_or_else(|| backend.to_string(), str::to_owned);
+    let pq = parts
+        .uri
+        .path_and_query()
+        .map_or("/", |pq| pq.as_str())
+        .to_owned();
+    if h2 {
+        parts.version = Version::HTTP_2;
+        parts.headers.remove(HOST);
+        let uri = format!("http://{authority}{pq}");
+        parts.uri = uri.parse().unwrap_or_else(|_| Uri::from_static("/"));
+    } else {
+        parts.version = Version::HTTP_11;
+        if let Ok(v) = HeaderValue::from_str(&authority) {
+            parts.headers.entry(HOST).or_insert(v);
+        }
+        parts.uri = pq.parse().unwrap_or_else(|_| Uri::from_static("/"));
+    }
+}
+
+fn rewrite_response(
+    ctx: &H2Ctx,
+    route: &Route,
+    resp: Response<Incoming>,
+    log: &mut Access,
+) -> Response<Body> {
+    let (mut parts, body) = resp.into_parts();
+    let length = parts.headers.get(CONTENT_LENGTH).cloned();
+    strip_hop_by_hop(&mut parts.headers);
+    if let Some(length) = length {
+        parts.headers.insert(CONTENT_LENGTH, length);
+    }
+    if ctx.http.via {
+        add_via(&mut parts.headers, parts.version);
+    }
+    route.response_rules.apply(&mut parts.headers);
+    if let (Some(name), false) = (&ctx.http.request_id, log.request_id.is_empty())
+        && let Ok(v) = HeaderValue::from_str(&log.request_id)
+    {
+        parts.headers.insert(name.clone(), v);
+    }
+    parts.version = Version::HTTP_2;
+    log.end = "ok";
+    let body: Body = body.map_err(|e| Box::new(e) as BoxError).boxed_unsync();
+    Response::from_parts(parts, body)
+}
+
+/// An error Fulcrum answers itself over HTTP/2.
+fn error(ctx: &H2Ctx, cause: Cause, request_id: Option<&str>) -> Response<Body> {
+    let status = cause.status();
+    let custom = ctx.http.errors.iter().find(|e| e.status == status.as_u16());
+    let (content_type, body) = match custom {
+        Some(e) => (e.content_type.clone(), e.body.clone()),
+        None => (
+            "text/plain; charset=utf-8".to_string(),
+            format!(
+                "{} {}: {}\n",
+                status.as_u16(),
+                status.canonical_reason().unwrap_or(""),
+                cause.detail()
+            ),
+        ),
+    };
+    let mut response = Response::new(
+        Full::new(Bytes::from(body))
+            .map_err(|e| match e {})
+            .boxed_unsync(),
+    );
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&content_type) {
+        headers.insert(http::header::CONTENT_TYPE, v);
+    }
+    headers.insert("x-fulcrum-error", HeaderValue::from_static(cause.name()));
+    if let (Some(name), Some(id)) = (&ctx.http.request_id, request_id)
+        && let Ok(v) = HeaderValue::from_str(id)
+    {
+        headers.insert(name.clone(), v);
+    }
+    response
+}
+
+/// A response body that counts what it passes and writes the access log line when it ends
+/// (or is dropped, if the client went away first).
+struct LoggedBody {
+    inner: Body,
+    log: Option<Access>,
+    started: Instant,
+    format: AccessLogFormat,
+    bytes: u64,
+}
+
+impl hyper::body::Body for LoggedBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        if let Poll::Ready(Some(Ok(frame))) = &polled
+            && let Some(data) = frame.data_ref()
+        {
+            self.bytes += data.len() as u64;
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl Drop for LoggedBody {
+    fn drop(&mut self) {
+        if let Some(mut log) = self.log.take()
+            && self.format != AccessLogFormat::Off
+        {
+            log.bytes_out = self.bytes;
+            log.t_total = self.started.elapsed();
+            log.emit(self.format == AccessLogFormat::Json);
+        }
+    }
+}

@@ -1,0 +1,221 @@
+//! Header transformations between the two sides: hop-by-hop fields, body framing, forwarding
+//! headers (X-Forwarded-*, RFC 7239 Forwarded, Via) and the request id.
+
+use fulcrum_config::ForwardedMode;
+use fulcrum_h1::Framing;
+use http::header::{
+    CONNECTION, CONTENT_LENGTH, HeaderName, HeaderValue, TRANSFER_ENCODING, UPGRADE, VIA,
+};
+use http::{HeaderMap, Version};
+use std::net::IpAddr;
+
+static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+static FORWARDED: HeaderName = HeaderName::from_static("forwarded");
+
+/// Hop-by-hop fields (RFC 9110 §7.6.1) never forwarded, plus those the Connection field names.
+const HOP_BY_HOP: [&str; 8] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "proxy-authenticate",
+];
+
+/// Removes hop-by-hop fields and the framing fields (the sender re-frames the body).
+pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let named: Vec<HeaderName> = headers
+        .get_all(CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
+        .collect();
+    for name in named {
+        headers.remove(name);
+    }
+    for name in HOP_BY_HOP {
+        headers.remove(name);
+    }
+    headers.remove(CONTENT_LENGTH);
+}
+
+/// Writes the framing fields for a body framed as `framing` toward the next hop.
+pub(crate) fn set_framing(headers: &mut HeaderMap, framing: Framing) {
+    match framing {
+        Framing::Length(n) => {
+            headers.insert(CONTENT_LENGTH, HeaderValue::from(n));
+        }
+        Framing::Chunked => {
+            headers.insert(TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
+        }
+        Framing::None | Framing::UntilClose => {}
+    }
+}
+
+/// Marks a request or response as an upgrade (WebSocket): `Connection: upgrade` + `Upgrade`.
+pub(crate) fn keep_upgrade(headers: &mut HeaderMap, upgrade: Option<HeaderValue>) {
+    if let Some(protocol) = upgrade {
+        headers.insert(CONNECTION, HeaderValue::from_static("upgrade"));
+        headers.insert(UPGRADE, protocol);
+    }
+}
+
+/// What the forwarding headers say about the client.
+pub(crate) struct Forwarding<'a> {
+    pub(crate) mode: ForwardedMode,
+    pub(crate) client: IpAddr,
+    pub(crate) proto: &'static str,
+    pub(crate) host: Option<&'a str>,
+}
+
+/// Adds X-Forwarded-For/-Proto/-Host and/or `Forwarded` as configured. Existing
+/// X-Forwarded-For and Forwarded values are kept and the client appended.
+pub(crate) fn add_forwarding(headers: &mut HeaderMap, f: &Forwarding<'_>) {
+    if matches!(f.mode, ForwardedMode::XForwarded | ForwardedMode::Both) {
+        append_list(headers, &X_FORWARDED_FOR, &f.client.to_string());
+        headers.insert(&X_FORWARDED_PROTO, HeaderValue::from_static(f.proto));
+        if let Some(host) = f.host
+            && !headers.contains_key(&X_FORWARDED_HOST)
+            && let Ok(v) = HeaderValue::from_str(host)
+        {
+            headers.insert(&X_FORWARDED_HOST, v);
+        }
+    }
+    if matches!(f.mode, ForwardedMode::Rfc7239 | ForwardedMode::Both) {
+        let node = match f.client {
+            IpAddr::V4(ip) => ip.to_string(),
+            IpAddr::V6(ip) => format!("\"[{ip}]\""),
+        };
+        let mut element = format!("for={node};proto={}", f.proto);
+        if let Some(host) = f.host.filter(|h| h.bytes().all(is_token_or_colon)) {
+            element.push_str(";host=");
+            element.push_str(host);
+        }
+        append_list(headers, &FORWARDED, &element);
+    }
+}
+
+fn is_token_or_colon(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"-._~:[]".contains(&b)
+}
+
+/// Adds `Via: 1.1 fulcrum` (the protocol version of the message as received: 1.0, 1.1, 2.0).
+pub(crate) fn add_via(headers: &mut HeaderMap, version: Version) {
+    let hop = match version {
+        Version::HTTP_10 => "1.0 fulcrum",
+        Version::HTTP_2 => "2.0 fulcrum",
+        _ => "1.1 fulcrum",
+    };
+    append_list(headers, &VIA, hop);
+}
+
+/// Appends `item` to a comma-separated list field, merging existing lines into one.
+fn append_list(headers: &mut HeaderMap, name: &HeaderName, item: &str) {
+    let mut joined = String::new();
+    for v in headers.get_all(name).iter() {
+        if let Ok(v) = v.to_str() {
+            joined.push_str(v);
+            joined.push_str(", ");
+        }
+    }
+    joined.push_str(item);
+    if let Ok(v) = HeaderValue::from_str(&joined) {
+        headers.insert(name.clone(), v);
+    }
+}
+
+/// The request id: the client's if it sent one (a sane one), else a fresh one, set on the
+/// request. Returns the value for logs.
+pub(crate) fn ensure_request_id(headers: &mut HeaderMap, name: &HeaderName) -> String {
+    if let Some(id) = headers.get(name).and_then(|v| v.to_str().ok())
+        && !id.is_empty()
+        && id.len() <= 128
+    {
+        return id.to_string();
+    }
+    let id = new_request_id();
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        headers.insert(name.clone(), v);
+    }
+    id
+}
+
+/// 128 random bits as 32 hex digits.
+fn new_request_id() -> String {
+    let a = fulcrum_balance::rand::thread_rand();
+    let b = fulcrum_balance::rand::thread_rand();
+    format!("{a:016x}{b:016x}")
+}
+
+/// Lower-case host without port, from an authority (`Example.COM:8080` -> `example.com`).
+pub(crate) fn host_of(authority: &str) -> String {
+    let host = if let Some(rest) = authority.strip_prefix('[') {
+        rest.split(']')
+            .next()
+            .map(|h| format!("[{h}]"))
+            .unwrap_or_default()
+    } else {
+        authority
+            .rsplit_once(':')
+            .map_or(authority, |(h, _)| h)
+            .to_string()
+    };
+    host.to_ascii_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hop_by_hop_and_connection_named_fields_go() {
+        let mut h = HeaderMap::new();
+        h.insert(CONNECTION, HeaderValue::from_static("close, x-secret"));
+        h.insert("x-secret", HeaderValue::from_static("1"));
+        h.insert("keep-alive", HeaderValue::from_static("timeout=5"));
+        h.insert(CONTENT_LENGTH, HeaderValue::from_static("3"));
+        h.insert("x-kept", HeaderValue::from_static("1"));
+        strip_hop_by_hop(&mut h);
+        assert_eq!(h.len(), 1);
+        assert!(h.contains_key("x-kept"));
+    }
+
+    #[test]
+    fn forwarding_appends_the_client() {
+        let mut h = HeaderMap::new();
+        h.insert("x-forwarded-for", HeaderValue::from_static("10.0.0.1"));
+        let f = Forwarding {
+            mode: ForwardedMode::Both,
+            client: "::1".parse().unwrap(),
+            proto: "http",
+            host: Some("example.com"),
+        };
+        add_forwarding(&mut h, &f);
+        assert_eq!(h["x-forwarded-for"], "10.0.0.1, ::1");
+        assert_eq!(h["x-forwarded-proto"], "http");
+        assert_eq!(h["x-forwarded-host"], "example.com");
+        assert_eq!(h["forwarded"], "for=\"[::1]\";proto=http;host=example.com");
+    }
+
+    #[test]
+    fn hosts_lose_port_and_case() {
+        assert_eq!(host_of("Example.COM:8080"), "example.com");
+        assert_eq!(host_of("example.com"), "example.com");
+        assert_eq!(host_of("[::1]:80"), "[::1]");
+    }
+
+    #[test]
+    fn request_id_is_kept_or_made() {
+        let name = HeaderName::from_static("x-request-id");
+        let mut h = HeaderMap::new();
+        let made = ensure_request_id(&mut h, &name);
+        assert_eq!(made.len(), 32);
+        assert_eq!(h[&name], made.as_str());
+        assert_eq!(ensure_request_id(&mut h, &name), made);
+    }
+}

@@ -1,0 +1,96 @@
+//! A worker's keep-alive connections to backends, reused across requests and clients.
+//!
+//! Per worker, so no connection crosses threads and the lock is never contended. Idle
+//! connections are kept newest first (the newest is likeliest still open and warm) and dropped
+//! when they pass the cluster's idle timeout, when the backend closed them, or when the list
+//! for a backend is full.
+
+use std::collections::HashMap;
+use std::io::ErrorKind::WouldBlock;
+use std::net::SocketAddr;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+
+/// A connection to a backend, with how many requests it has carried.
+#[derive(Debug)]
+pub(crate) struct Upstream {
+    pub(crate) stream: TcpStream,
+    pub(crate) requests: u64,
+    /// Taken from the pool (so a failure before any response byte may be a stale connection).
+    pub(crate) reused: bool,
+}
+
+#[derive(Debug)]
+struct Idle {
+    upstream: Upstream,
+    expires: Instant,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Pool {
+    idle: Mutex<HashMap<SocketAddr, Vec<Idle>>>,
+}
+
+/// How often each worker sweeps its pool.
+pub(crate) const SWEEP_EVERY: Duration = Duration::from_secs(1);
+
+impl Pool {
+    fn lock(&self) -> MutexGuard<'_, HashMap<SocketAddr, Vec<Idle>>> {
+        self.idle.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The newest idle connection to `addr` that is still usable.
+    pub(crate) fn take(&self, addr: SocketAddr) -> Option<Upstream> {
+        let mut map = self.lock();
+        let list = map.get_mut(&addr)?;
+        let now = Instant::now();
+        while let Some(idle) = list.pop() {
+            if now < idle.expires && still_open(&idle.upstream.stream) {
+                let mut upstream = idle.upstream;
+                upstream.reused = true;
+                return Some(upstream);
+            }
+        }
+        None
+    }
+
+    /// Keeps `upstream` for reuse for up to `idle_timeout`, dropping the oldest idle one if
+    /// the list for `addr` already holds `max_idle`.
+    pub(crate) fn put(
+        &self,
+        addr: SocketAddr,
+        upstream: Upstream,
+        max_idle: usize,
+        idle_timeout: Duration,
+    ) {
+        if max_idle == 0 {
+            return;
+        }
+        let mut map = self.lock();
+        let list = map.entry(addr).or_default();
+        if list.len() >= max_idle {
+            list.remove(0);
+        }
+        let expires = Instant::now() + idle_timeout;
+        list.push(Idle { upstream, expires });
+    }
+
+    /// Drops idle connections past their idle timeout or closed by the backend.
+    pub(crate) fn sweep(&self) {
+        let now = Instant::now();
+        let mut map = self.lock();
+        for list in map.values_mut() {
+            list.retain(|i| now < i.expires && still_open(&i.upstream.stream));
+        }
+        map.retain(|_, list| !list.is_empty());
+    }
+}
+
+/// An idle connection is usable if it has nothing to read: no FIN, no stray bytes. While the
+/// reactor has seen no event on it this costs no syscall.
+fn still_open(stream: &TcpStream) -> bool {
+    let mut probe = [0u8; 1];
+    matches!(stream.try_read(&mut probe), Err(e) if e.kind() == WouldBlock)
+}
