@@ -42,8 +42,8 @@
 //!    client has read the GOAWAY.
 //! 4. Finally reads, writes and flushes fail with `ConnectionAborted` (the error wraps the
 //!    [`Violation`]), which ends hyper's connection future with an error. `close_timeout` also
-//!    bounds steps 2-3 when the client does not read (its window full): the guard gives up and
-//!    fails the connection without a GOAWAY.
+//!    bounds steps 2-3 when the client does not read (the socket stays unwritable): the guard gives
+//!    up and fails the connection without a GOAWAY.
 //!
 //! If the first bytes are not the HTTP/2 client preface the guard switches itself off and passes
 //! everything through (so it can sit below a protocol sniffer that also serves HTTP/1.1).
@@ -51,7 +51,8 @@
 //! Reading the guard needs a tokio runtime with the time driver when `close_timeout` is not
 //! zero (the proxy's workers use `enable_all`).
 
-// The HTTP/2 server path that uses the guard is not wired in yet.
+// Some accessors (`violation`, `frames_read`, `get_ref`, `ViolationKind::ALL`, ...) are for
+// callers to come.
 #![allow(dead_code)]
 
 use std::fmt;
@@ -110,7 +111,7 @@ impl Rate {
 
 /// Thresholds of the guard, all per connection. [`Limits::default`] documents the defaults;
 /// they are far above what browsers, curl, gRPC and h2load send, and far below a flood.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Limits {
     /// Largest frame payload accepted: must equal the SETTINGS_MAX_FRAME_SIZE the server
     /// advertises (16 384, h2's and hyper's default; [`server_builder_settings`] sets both).
@@ -277,12 +278,20 @@ impl std::error::Error for Violation {}
 /// A handle to a guard's violation that outlives the guard (hyper owns the guard until the
 /// connection ends).
 #[derive(Clone, Debug, Default)]
-pub struct GuardReport(Arc<OnceLock<Violation>>);
+pub struct GuardReport(Arc<ReportInner>);
+
+#[derive(Debug, Default)]
+struct ReportInner {
+    violation: OnceLock<Violation>,
+    /// The violation came while h2 was in the middle of writing a frame.
+    #[cfg(test)]
+    mid_frame: std::sync::atomic::AtomicBool,
+}
 
 impl GuardReport {
     /// The violation, if the connection had one.
     pub fn get(&self) -> Option<Violation> {
-        self.0.get().copied()
+        self.0.violation.get().copied()
     }
 }
 
@@ -395,7 +404,7 @@ impl Scanner {
 
     /// When not at a boundary: how many bytes may pass before the next boundary (or before the
     /// current header is complete and the payload length known).
-    fn to_boundary(&self) -> usize {
+    fn bytes_to_boundary(&self) -> usize {
         if self.left > 0 {
             self.left as usize
         } else {
@@ -947,9 +956,6 @@ impl<T> H2Guard<T> {
             frames: &mut self.tx_frames,
             goaway_last: &mut self.tx_goaway_last,
         };
-        if data.len() > 5 {
-            eprintln!("DEBUGX big write {}", data.len());
-        }
         // The sink never fails.
         let _ = self.tx_scan.feed(data, &mut sink);
     }
@@ -957,20 +963,13 @@ impl<T> H2Guard<T> {
     fn flag(&mut self, v: Violation) {
         tracing::debug!(violation = %v, "h2 guard: closing the connection");
         self.violation = Some(v);
-        let _ = self.report.0.set(v);
+        let _ = self.report.0.violation.set(v);
+        #[cfg(test)]
+        self.report.0.mid_frame.store(
+            !self.tx_scan.at_boundary(),
+            std::sync::atomic::Ordering::Relaxed,
+        );
         self.goaway = Goaway::Waiting;
-        eprintln!(
-            "DEBUGX t={:?}",
-            self.rx.now.duration_since(self.rx.buckets[0].last)
-        );
-        eprintln!(
-            "DEBUGX flag at_boundary={} left={} head_len={} cur={:?} txframes={}",
-            self.tx_scan.at_boundary(),
-            self.tx_scan.left,
-            self.tx_scan.head_len,
-            self.tx_scan.cur,
-            self.tx_frames
-        );
         let timeout = self.rx.limits.close_timeout;
         if !timeout.is_zero() {
             self.deadline = Some(Box::pin(tokio::time::sleep(timeout)));
@@ -1009,7 +1008,6 @@ impl<T: AsyncRead + AsyncWrite + Unpin> H2Guard<T> {
                 Goaway::Idle | Goaway::Done => return Poll::Ready(()),
                 Goaway::Waiting => {
                     if !self.tx_scan.at_boundary() {
-                        eprintln!("DEBUGX mid-frame {:?}", self.tx_scan.cur);
                         return Poll::Pending;
                     }
                     let v = self
@@ -1111,7 +1109,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> H2Guard<T> {
         }
         if matches!(self.goaway, Goaway::Waiting) && !self.tx_scan.at_boundary() {
             // Finish h2's frame, not a byte more.
-            let cut = buf.len().min(self.tx_scan.to_boundary());
+            let cut = buf.len().min(self.tx_scan.bytes_to_boundary());
             let n = match Pin::new(&mut self.inner).poll_write(cx, &buf[..cut]) {
                 Poll::Ready(Ok(n)) => n,
                 Poll::Ready(Err(e)) => {
@@ -1478,9 +1476,15 @@ mod tests {
         }
     }
 
-    /// Sends `preamble`, waits `pause`, then sends `unit(0..units)` as fast as the server reads,
-    /// while reading what the server sends until its EOF (bounded by a timeout).
-    async fn flood<T, F>(io: T, preamble: Vec<u8>, pause: Duration, mut unit: F, units: u32) -> Seen
+    /// Sends `preamble`, then `unit(0..units)`: as fast as the server reads, or one at a time
+    /// every `pace`. Meanwhile reads what the server sends until its EOF (bounded by a timeout).
+    async fn flood<T, F>(
+        io: T,
+        preamble: Vec<u8>,
+        pace: Option<Duration>,
+        mut unit: F,
+        units: u32,
+    ) -> Seen
     where
         T: AsyncRead + AsyncWrite + Send + 'static,
         F: FnMut(u32) -> Vec<u8> + Send + 'static,
@@ -1490,11 +1494,13 @@ mod tests {
             if w.write_all(&preamble).await.is_err() {
                 return;
             }
-            tokio::time::sleep(pause).await;
             let mut batch = Vec::new();
             for i in 0..units {
                 batch.extend(unit(i));
-                if batch.len() >= 16 * 1024 {
+                if let Some(pace) = pace {
+                    tokio::time::sleep(pace).await;
+                }
+                if batch.len() >= 16 * 1024 || pace.is_some() {
                     if w.write_all(&batch).await.is_err() {
                         return;
                     }
@@ -1529,7 +1535,7 @@ mod tests {
         let srv = tokio::spawn(serve_h2(guard, loose_h2()));
         let mut pre = preamble();
         pre.extend(extra);
-        let seen = flood(client, pre, Duration::ZERO, unit, units).await;
+        let seen = flood(client, pre, None, unit, units).await;
         tokio::time::timeout(Duration::from_secs(5), srv)
             .await
             .expect("the server task did not end")
@@ -1762,7 +1768,7 @@ mod tests {
         let srv = tokio::spawn(serve_hyper(guard));
         let mut pre = preamble();
         pre.extend(extra);
-        let seen = flood(client, pre, Duration::ZERO, unit, units).await;
+        let seen = flood(client, pre, None, unit, units).await;
         tokio::time::timeout(Duration::from_secs(5), srv)
             .await
             .expect("the server task did not end")
@@ -1808,10 +1814,11 @@ mod tests {
 
     // ----- write side, socket, slow clients -----
 
-    /// Cuts reads to 7 bytes and writes to 5, and answers every other write Pending: frames
-    /// straddle every boundary, and h2 is often mid-frame.
+    /// Cuts reads to 7 bytes and writes to `max_write`, and answers every other write Pending:
+    /// frames straddle every boundary, and h2 is often mid-frame.
     struct Choppy<T> {
         inner: T,
+        max_write: usize,
         writes: u64,
     }
 
@@ -1841,11 +1848,11 @@ mod tests {
             buf: &[u8],
         ) -> Poll<io::Result<usize>> {
             self.writes += 1;
-            if self.writes % 2 == 0 {
+            if self.writes.is_multiple_of(2) {
                 cx.waker().wake_by_ref();
                 return Poll::Pending;
             }
-            let n = buf.len().min(5);
+            let n = buf.len().min(self.max_write);
             Pin::new(&mut self.inner).poll_write(cx, &buf[..n])
         }
 
@@ -1860,13 +1867,19 @@ mod tests {
 
     #[tokio::test]
     async fn goaway_well_formed_after_partial_writes() {
-        // Big responses are being written, 5 bytes at a time, when the PING flood trips the
-        // guard: the client still reads whole frames, then the GOAWAY, then EOF.
-        for _ in 0..5 {
+        // Big responses and PING ACKs are being written, 5 bytes at a time, when the PING flood
+        // trips the guard: the client still reads whole frames, then the GOAWAY, then EOF.
+        // Until that has happened with h2 mid-frame 3 times.
+        let mut mid_frame = 0;
+        for _ in 0..50 {
+            if mid_frame == 3 {
+                break;
+            }
             let (client, server) = tokio::io::duplex(64 * 1024);
             let guard = H2Guard::new(
                 Choppy {
                     inner: server,
+                    max_write: 5,
                     writes: 0,
                 },
                 Limits::DEFAULT,
@@ -1889,9 +1902,9 @@ mod tests {
                 3,
                 b"\x82\x86\x04\x04/big\x01\x09localhost",
             ));
-            // The flood starts while DATA frames are being written.
-            let pause = Duration::from_millis(20);
-            let seen = flood(client, pre, pause, |_| ping(false), 2_000).await;
+            // One PING per millisecond: h2 reads each between partial writes of its PING ACKs.
+            let pace = Some(Duration::from_millis(1));
+            let seen = flood(client, pre, pace, |_| ping(false), 2_000).await;
             tokio::time::timeout(Duration::from_secs(5), srv)
                 .await
                 .unwrap()
@@ -1901,8 +1914,15 @@ mod tests {
                 3
             );
             assert!(seen.data_frames > 0, "{seen:?}");
-            eprintln!("DEBUGX {seen:?}");
+            if report
+                .0
+                .mid_frame
+                .load(std::sync::atomic::Ordering::Relaxed)
+            {
+                mid_frame += 1;
+            }
         }
+        assert_eq!(mid_frame, 3, "the violation never came mid-frame");
     }
 
     #[tokio::test]
@@ -1919,7 +1939,7 @@ mod tests {
             report.get()
         });
         let client = tokio::net::TcpStream::connect(addr).await.unwrap();
-        let seen = flood(client, preamble(), Duration::ZERO, |_| ping(false), 200_000).await;
+        let seen = flood(client, preamble(), None, |_| ping(false), 200_000).await;
         let v = tokio::time::timeout(Duration::from_secs(5), srv)
             .await
             .unwrap()
@@ -1959,9 +1979,14 @@ mod tests {
 
     // ----- normal traffic -----
 
-    /// 100 POSTs with bodies (10 at a time), 30 downloads of 1 MiB and a few PINGs through the
-    /// guard to hyper's server; returns the guard's violation.
-    async fn normal_traffic<T>(server_io: T, client_io: DuplexStream) -> Option<Violation>
+    /// `posts` POSTs with bodies (10 at a time), then `downloads` downloads of 1 MiB, and a few
+    /// PINGs, through the guard to hyper's server; returns the guard's violation.
+    async fn normal_traffic<T>(
+        server_io: T,
+        client_io: DuplexStream,
+        posts: usize,
+        downloads: usize,
+    ) -> Option<Violation>
     where
         T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
@@ -1973,11 +1998,11 @@ mod tests {
         let conn = tokio::spawn(conn);
 
         let mut tasks = tokio::task::JoinSet::new();
-        for i in 0..130usize {
+        for i in 0..posts + downloads {
             let send = send.clone();
             tasks.spawn(async move {
                 let mut send = send.ready().await.unwrap();
-                let (path, body) = if i < 100 {
+                let (path, body) = if i < posts {
                     ("/echo", vec![i as u8; 1000 + i * 200])
                 } else {
                     ("/big", vec![])
@@ -1996,7 +2021,7 @@ mod tests {
                     got.extend_from_slice(&chunk);
                     recv.flow_control().release_capacity(chunk.len()).unwrap();
                 }
-                if i < 100 {
+                if i < posts {
                     assert_eq!(got, body, "request {i}");
                 } else {
                     assert_eq!(got.len(), BIG);
@@ -2029,7 +2054,7 @@ mod tests {
     #[tokio::test]
     async fn normal_traffic_passes() {
         let (client, server) = tokio::io::duplex(256 * 1024);
-        assert_eq!(normal_traffic(server, client).await, None);
+        assert_eq!(normal_traffic(server, client, 100, 30).await, None);
     }
 
     #[tokio::test]
@@ -2037,9 +2062,10 @@ mod tests {
         let (client, server) = tokio::io::duplex(256 * 1024);
         let server = Choppy {
             inner: server,
+            max_write: 1000,
             writes: 0,
         };
-        assert_eq!(normal_traffic(server, client).await, None);
+        assert_eq!(normal_traffic(server, client, 30, 2).await, None);
     }
 
     #[tokio::test]

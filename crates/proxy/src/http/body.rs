@@ -36,7 +36,7 @@ pub(crate) struct Source<'a> {
 
 impl Source<'_> {
     /// Reads more; `Ok(false)` at end of stream.
-    async fn fill(&mut self) -> Result<bool, BodyError> {
+    pub(crate) async fn fill(&mut self) -> Result<bool, BodyError> {
         let deadline = Instant::now() + self.idle;
         match read_some_until(self.stream, self.buf, deadline).await {
             Ok(0) => Ok(false),

@@ -3,16 +3,24 @@
 //! per backend, one request at a time each; an HTTP/2 connection per backend carries all of a
 //! worker's requests to it, multiplexed.
 
+use super::log::Access;
+use super::respond::Cause;
+use super::route::Route;
+use crate::upstream::{self, Conn as Picked, ConnectError};
+use crate::worker::WorkerCtx;
 use bytes::Bytes;
-use http::{Request, Response};
+use http::header::{HOST, HeaderValue};
+use http::{Request, Response, Uri, Version};
 use http_body_util::combinators::UnsyncBoxBody;
 use hyper::body::Incoming;
 use hyper::client::conn::{http1, http2};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use tokio::net::TcpStream;
+use tokio::time::Instant;
 
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// The body type of requests sent through hyper.
@@ -122,5 +130,97 @@ impl Sender {
             Sender::H2(s) => s.send_request(req).await,
         };
         (result, self)
+    }
+}
+
+/// Sends the request to a backend of the route's cluster through hyper: picks a backend,
+/// reuses or opens a connection of the cluster's protocol, sets the target as that protocol
+/// wants it, and waits for the response head within the cluster's response timeout.
+pub(crate) async fn forward(
+    worker: &WorkerCtx,
+    peer: SocketAddr,
+    route: &Route,
+    mut parts: http::request::Parts,
+    body: Body,
+    authority: Option<String>,
+    log: &mut Access,
+) -> Result<Response<Incoming>, Cause> {
+    let cluster = &route.cluster;
+    let h2 = cluster.config.protocol == fulcrum_config::UpstreamProtocol::H2;
+    let hash = cluster
+        .uses_hash()
+        .then(|| fulcrum_balance::hash::hash_ip(peer.ip()));
+    let t0 = Instant::now();
+    let clients = &worker.clients;
+    let picked = upstream::connect(cluster, hash, true, |addr| clients.take(addr, h2)).await;
+    let (index, sender) = match picked {
+        Ok((i, Picked::Reused(sender))) => (i, sender),
+        Ok((i, Picked::New(stream))) => match handshake(stream, h2).await {
+            Ok(sender) => (i, sender),
+            Err(_) => {
+                cluster.backends[i].stats.active.fetch_sub(1, Relaxed);
+                return Err(Cause::ConnectFailed);
+            }
+        },
+        Err(ConnectError::NoBackend) => return Err(Cause::NoBackend),
+        Err(ConnectError::Failed) => return Err(Cause::ConnectFailed),
+    };
+    let backend = &cluster.backends[index];
+    log.backend = Some(backend.address);
+    log.t_connect = Some(t0.elapsed());
+    set_target(&mut parts, authority.as_deref(), backend.address, h2);
+    let request = Request::from_parts(parts, body);
+    backend.start_request();
+    let sent_at = Instant::now();
+    let timeout = cluster.config.response_timeout;
+    let result = tokio::time::timeout(timeout, sender.send(request)).await;
+    backend.stats.active.fetch_sub(1, Relaxed);
+    let response = match result {
+        Ok((Ok(response), sender)) => {
+            worker
+                .clients
+                .put(backend.address, sender, cluster.config.pool.max_idle);
+            response
+        }
+        Ok((Err(e), _)) => {
+            backend.abandon_request();
+            tracing::debug!(backend = %backend.address, error = %e, "backend request failed");
+            return Err(Cause::UpstreamReset);
+        }
+        Err(_) => {
+            backend.abandon_request();
+            return Err(Cause::UpstreamTimeout);
+        }
+    };
+    log.t_first_byte = Some(sent_at.elapsed());
+    backend.finish_request(sent_at.elapsed().as_nanos() as u64, crate::clock::now_ns());
+    Ok(response)
+}
+
+/// HTTP/1.1 backends get an origin-form target and a Host field; HTTP/2 backends an absolute
+/// URI (hyper turns it into :scheme and :authority).
+fn set_target(
+    parts: &mut http::request::Parts,
+    authority: Option<&str>,
+    backend: SocketAddr,
+    h2: bool,
+) {
+    let authority = authority.map_or_else(|| backend.to_string(), str::to_owned);
+    let pq = parts
+        .uri
+        .path_and_query()
+        .map_or("/", |pq| pq.as_str())
+        .to_owned();
+    if h2 {
+        parts.version = Version::HTTP_2;
+        parts.headers.remove(HOST);
+        let uri = format!("http://{authority}{pq}");
+        parts.uri = uri.parse().unwrap_or_else(|_| Uri::from_static("/"));
+    } else {
+        parts.version = Version::HTTP_11;
+        if let Ok(v) = HeaderValue::from_str(&authority) {
+            parts.headers.entry(HOST).or_insert(v);
+        }
+        parts.uri = pq.parse().unwrap_or_else(|_| Uri::from_static("/"));
     }
 }

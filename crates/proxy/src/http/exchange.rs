@@ -16,7 +16,7 @@ use super::route::{Route, RouteInput};
 use crate::relay;
 use crate::upstream::{self, Conn as Picked, ConnectError};
 use bytes::{Buf, BytesMut};
-use fulcrum_config::{AccessLogFormat, HashKey};
+use fulcrum_config::{AccessLogFormat, HashKey, UpstreamProtocol};
 use fulcrum_h1::{Framing, Limits, Parsed, RequestHead, ResponseHead, ResponseParser};
 use http::header::{CONNECTION, CONTENT_LENGTH, COOKIE, HOST, HeaderValue, UPGRADE};
 use http::{Method, StatusCode, Uri, Version};
@@ -33,12 +33,12 @@ const RESPONSE_LIMITS: Limits = Limits {
 };
 
 /// The facts about the request that outlive its head (the head is consumed when written).
-struct Req {
-    method: Method,
-    version: Version,
-    framing: Framing,
-    keep_alive: bool,
-    request_id: Option<String>,
+pub(crate) struct Req {
+    pub(crate) method: Method,
+    pub(crate) version: Version,
+    pub(crate) framing: Framing,
+    pub(crate) keep_alive: bool,
+    pub(crate) request_id: Option<String>,
 }
 
 /// Serves one request; returns whether the client connection may carry another.
@@ -98,7 +98,13 @@ async fn route_and_proxy(
     let upstream_head = rewrite(c, &mut head, route, authority.as_deref());
     let responded = AtomicBool::new(false);
     let request_timeout = c.http.request_timeout;
-    let proxied = proxy(c, route, hash, &upstream_head, req, log, &responded);
+    let proxied = async {
+        if route.cluster.config.protocol == UpstreamProtocol::H2 {
+            super::bridge::proxy(c, route, head, req, log, &responded).await
+        } else {
+            proxy(c, route, hash, &upstream_head, req, log, &responded).await
+        }
+    };
     let outcome = match request_timeout {
         Some(limit) => tokio::time::timeout(limit, proxied)
             .await

@@ -4,7 +4,7 @@
 //! trailers (gRPC) stream through both ways.
 
 use super::HttpRuntime;
-use super::client::{Body, BoxError, handshake};
+use super::client::{self, Body, BoxError};
 use super::headers::{
     Forwarding, add_forwarding, add_via, ensure_request_id, host_of, strip_hop_by_hop,
 };
@@ -14,12 +14,11 @@ use super::respond::Cause;
 use super::route::{Route, RouteInput};
 use crate::h2guard::{self, H2Guard};
 use crate::listener::ListenerRuntime;
-use crate::upstream::{self, Conn as Picked, ConnectError};
 use crate::worker::WorkerCtx;
 use bytes::{Bytes, BytesMut};
-use fulcrum_config::{AccessLogFormat, UpstreamProtocol};
+use fulcrum_config::AccessLogFormat;
 use http::header::{CONTENT_LENGTH, HOST, HeaderValue, TE};
-use http::{HeaderMap, Request, Response, Uri, Version};
+use http::{HeaderMap, Request, Response, Version};
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Frame, Incoming};
 use hyper::service::service_fn;
@@ -153,7 +152,9 @@ async fn route_and_send(
     log.route = route.name.clone();
     rewrite_request(ctx, &mut parts, route, authority.as_deref());
     let body: Body = body.map_err(|e| Box::new(e) as BoxError).boxed_unsync();
-    send(ctx, route, parts, body, authority, log).await
+    let worker = &ctx.worker;
+    let response = client::forward(worker, ctx.peer, route, parts, body, authority, log).await?;
+    Ok(rewrite_response(ctx, route, response, log))
 }
 
 fn content_length(headers: &HeaderMap) -> Option<u64> {
@@ -184,95 +185,6 @@ fn rewrite_request(
         add_via(&mut parts.headers, Version::HTTP_2);
     }
     route.request_rules.apply(&mut parts.headers);
-}
-
-/// Sends the request to a backend of the route's cluster through hyper.
-async fn send(
-    ctx: &H2Ctx,
-    route: &Route,
-    mut parts: http::request::Parts,
-    body: Body,
-    authority: Option<String>,
-    log: &mut Access,
-) -> Result<Response<Body>, Cause> {
-    let cluster = &route.cluster;
-    let h2 = cluster.config.protocol == UpstreamProtocol::H2;
-    let hash = cluster
-        .uses_hash()
-        .then(|| fulcrum_balance::hash::hash_ip(ctx.peer.ip()));
-    let t0 = Instant::now();
-    let clients = &ctx.worker.clients;
-    let picked = upstream::connect(cluster, hash, true, |addr| clients.take(addr, h2)).await;
-    let (index, sender) = match picked {
-        Ok((i, Picked::Reused(sender))) => (i, sender),
-        Ok((i, Picked::New(stream))) => match handshake(stream, h2).await {
-            Ok(sender) => (i, sender),
-            Err(_) => {
-                cluster.backends[i].stats.active.fetch_sub(1, Relaxed);
-                return Err(Cause::ConnectFailed);
-            }
-        },
-        Err(ConnectError::NoBackend) => return Err(Cause::NoBackend),
-        Err(ConnectError::Failed) => return Err(Cause::ConnectFailed),
-    };
-    let backend = &cluster.backends[index];
-    log.backend = Some(backend.address);
-    log.t_connect = Some(t0.elapsed());
-    set_target(&mut parts, authority.as_deref(), backend.address, h2);
-    let request = Request::from_parts(parts, body);
-    backend.start_request();
-    let sent_at = Instant::now();
-    let timeout = cluster.config.response_timeout;
-    let result = tokio::time::timeout(timeout, sender.send(request)).await;
-    backend.stats.active.fetch_sub(1, Relaxed);
-    let response = match result {
-        Ok((Ok(response), sender)) => {
-            ctx.worker
-                .clients
-                .put(backend.address, sender, cluster.config.pool.max_idle);
-            response
-        }
-        Ok((Err(e), _)) => {
-            backend.abandon_request();
-            tracing::debug!(backend = %backend.address, error = %e, "backend request failed");
-            return Err(Cause::UpstreamReset);
-        }
-        Err(_) => {
-            backend.abandon_request();
-            return Err(Cause::UpstreamTimeout);
-        }
-    };
-    log.t_first_byte = Some(sent_at.elapsed());
-    backend.finish_request(sent_at.elapsed().as_nanos() as u64, crate::clock::now_ns());
-    Ok(rewrite_response(ctx, route, response, log))
-}
-
-/// HTTP/1.1 backends get an origin-form target and a Host field; HTTP/2 backends an absolute
-/// URI (hyper turns it into :scheme and :authority).
-fn set_target(
-    parts: &mut http::request::Parts,
-    authority: Option<&str>,
-    backend: SocketAddr,
-    h2: bool,
-) {
-    let authority = authority.map_or_else(|| backend.to_string(), str::to_owned);
-    let pq = parts
-        .uri
-        .path_and_query()
-        .map_or("/", |pq| pq.as_str())
-        .to_owned();
-    if h2 {
-        parts.version = Version::HTTP_2;
-        parts.headers.remove(HOST);
-        let uri = format!("http://{authority}{pq}");
-        parts.uri = uri.parse().unwrap_or_else(|_| Uri::from_static("/"));
-    } else {
-        parts.version = Version::HTTP_11;
-        if let Ok(v) = HeaderValue::from_str(&authority) {
-            parts.headers.entry(HOST).or_insert(v);
-        }
-        parts.uri = pq.parse().unwrap_or_else(|_| Uri::from_static("/"));
-    }
 }
 
 fn rewrite_response(

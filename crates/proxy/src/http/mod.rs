@@ -8,6 +8,7 @@
 //! say why ([`respond`]); every request gets an access log line ([`log`]).
 
 mod body;
+mod bridge;
 mod client;
 mod exchange;
 mod h1;
