@@ -15,6 +15,7 @@ mod connection;
 mod h2guard;
 mod http;
 mod listener;
+mod load;
 mod pipes;
 pub mod proxy_protocol;
 mod relay;
@@ -27,6 +28,7 @@ mod worker;
 
 pub use cluster::ClusterRuntime;
 pub use listener::ListenerRuntime;
+pub use load::ClusterLoad;
 pub use server::{ReloadError, Server, StartError};
 pub use snapshot::Snapshot;
 pub use stats::{ListenerStats, ProcessStats};

@@ -3,6 +3,7 @@
 use crate::cluster::ClusterRuntime;
 use crate::http::HttpRuntime;
 use crate::listener::ListenerRuntime;
+use crate::load::ClusterLoad;
 use crate::relay::Mode;
 use fulcrum_config::{Config, RelayMode};
 use std::sync::Arc;
@@ -17,6 +18,8 @@ pub struct Snapshot {
     pub config: Arc<Config>,
     pub listeners: Vec<Arc<ListenerRuntime>>,
     pub clusters: Vec<Arc<ClusterRuntime>>,
+    /// Load counters by cluster name, kept across reloads while the name is kept.
+    pub loads: Vec<(String, Arc<ClusterLoad>)>,
 }
 
 impl Snapshot {
@@ -34,16 +37,32 @@ impl Snapshot {
                 }
             })
             .collect();
+        let loads: Vec<(String, Arc<ClusterLoad>)> = config
+            .clusters
+            .iter()
+            .map(|c| {
+                let kept = previous.and_then(|p| p.load(&c.name)).cloned();
+                (c.name.clone(), kept.unwrap_or_default())
+            })
+            .collect();
         let listeners = config
             .listeners
             .iter()
             .map(|l| {
                 let find = |name: &str| clusters.iter().find(|c| c.name() == name).cloned();
+                let load = |name: &str| {
+                    loads
+                        .iter()
+                        .find(|(n, _)| n == name)
+                        .map(|(_, l)| Arc::clone(l))
+                };
+                let resolve = |name: &str| Some((find(name)?, load(name)?));
                 let cluster = find(&l.cluster);
+                let cluster_load = load(&l.cluster);
                 let http = l
                     .http
                     .as_ref()
-                    .map(|h| Arc::new(HttpRuntime::build(h, find)));
+                    .map(|h| Arc::new(HttpRuntime::build(h, resolve)));
                 let stats = previous
                     .and_then(|p| p.listener(&l.name))
                     .map(|old| Arc::clone(&old.stats))
@@ -59,6 +78,7 @@ impl Snapshot {
                     buffer_size: config.runtime.buffer_size,
                     log_connections: config.log.connections,
                     http,
+                    cluster_load,
                 })
             })
             .collect();
@@ -67,7 +87,15 @@ impl Snapshot {
             config: Arc::new(config),
             listeners,
             clusters,
+            loads,
         }
+    }
+
+    pub fn load(&self, cluster: &str) -> Option<&Arc<ClusterLoad>> {
+        self.loads
+            .iter()
+            .find(|(n, _)| n == cluster)
+            .map(|(_, l)| l)
     }
 
     pub fn cluster(&self, name: &str) -> Option<&Arc<ClusterRuntime>> {

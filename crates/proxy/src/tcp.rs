@@ -3,6 +3,7 @@
 
 use crate::cluster::ClusterRuntime;
 use crate::listener::ListenerRuntime;
+use crate::load::Gauge;
 use crate::relay::{self, End, Outcome, Settings};
 use crate::upstream::{self, Conn};
 use crate::worker::WorkerCtx;
@@ -25,11 +26,24 @@ pub(crate) async fn serve(
     let Some(cluster) = &listener.cluster else {
         return;
     };
+    let limit = cluster.config.limits.max_connections;
+    let _slot = match listener
+        .cluster_load
+        .as_ref()
+        .map(|l| l.enter(Gauge::Connections, limit))
+    {
+        Some(None) => {
+            tracing::warn!(listener = %listener.config.name, client = %peer, cluster = cluster.name(),
+                "connection closed: the cluster is at max_connections");
+            return;
+        }
+        slot => slot.flatten(),
+    };
     let hash = cluster
         .uses_hash()
         .then(|| fulcrum_balance::hash::hash_ip(peer.ip()));
     let nodelay = listener.config.tcp_nodelay;
-    let connected = upstream::connect(cluster, hash, nodelay, |_| None::<TcpStream>).await;
+    let connected = upstream::connect(cluster, &[], hash, nodelay, |_| None::<TcpStream>).await;
     let Ok((index, Conn::New(upstream))) = connected else {
         listener.stats.no_backend.fetch_add(1, Relaxed);
         tracing::warn!(listener = %listener.config.name, client = %peer, cluster = cluster.name(),

@@ -26,20 +26,23 @@ pub(crate) enum ConnectError {
 }
 
 /// Connects to a backend of `cluster`, trying up to `connect_attempts` different ones.
-/// `hash` is the balancing key's hash for hashing algorithms. Before connecting to a backend,
+/// `exclude` lists backends already tried by earlier tries of the same request. `hash` is the balancing key's hash for hashing algorithms. Before connecting to a backend,
 /// `reuse` may offer a kept connection to it (the HTTP pool). The chosen backend's `active`
 /// counter is raised before connecting (so concurrent picks see it) and stays raised on
 /// success; the caller lowers it when done.
 pub(crate) async fn connect<R>(
     cluster: &ClusterRuntime,
+    exclude: &[usize],
     hash: Option<u64>,
     nodelay: bool,
     mut reuse: impl FnMut(SocketAddr) -> Option<R>,
 ) -> Result<(usize, Conn<R>), ConnectError> {
     let attempts = (cluster.config.connect_attempts as usize).clamp(1, MAX_ATTEMPTS);
     let mut tried = [0usize; MAX_ATTEMPTS];
-    let mut n = 0;
-    while n < attempts {
+    let excluded = exclude.len().min(MAX_ATTEMPTS / 2);
+    tried[..excluded].copy_from_slice(&exclude[..excluded]);
+    let mut n = excluded;
+    while n < excluded + attempts.min(MAX_ATTEMPTS - excluded) {
         let Some(index) = cluster.pick(&tried[..n], hash) else {
             break;
         };
@@ -66,7 +69,7 @@ pub(crate) async fn connect<R>(
             }
         }
     }
-    Err(if n == 0 {
+    Err(if n == excluded {
         ConnectError::NoBackend
     } else {
         ConnectError::Failed

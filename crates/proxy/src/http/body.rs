@@ -26,6 +26,18 @@ pub(crate) enum BodyError {
     Invalid(fulcrum_h1::Error),
 }
 
+impl std::fmt::Display for BodyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BodyError::SourceClosed => f.write_str("the sender closed before the body ended"),
+            BodyError::SourceIdle => f.write_str("the sender went idle"),
+            BodyError::SourceIo(e) => write!(f, "reading the body failed: {e}"),
+            BodyError::Sink(e) => write!(f, "writing the body failed: {e}"),
+            BodyError::Invalid(e) => write!(f, "invalid body: {}", e.reason()),
+        }
+    }
+}
+
 /// Where body bytes come from: what is already buffered, then the socket.
 pub(crate) struct Source<'a> {
     pub(crate) stream: &'a TcpStream,

@@ -152,7 +152,7 @@ pub(crate) async fn forward(
         .then(|| fulcrum_balance::hash::hash_ip(peer.ip()));
     let t0 = Instant::now();
     let clients = &worker.clients;
-    let picked = upstream::connect(cluster, hash, true, |addr| clients.take(addr, h2)).await;
+    let picked = upstream::connect(cluster, &[], hash, true, |addr| clients.take(addr, h2)).await;
     let (index, sender) = match picked {
         Ok((i, Picked::Reused(sender))) => (i, sender),
         Ok((i, Picked::New(stream))) => match handshake(stream, h2).await {

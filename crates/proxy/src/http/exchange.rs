@@ -12,11 +12,13 @@ use super::io::{read_some_until, write_all, write_all_within};
 use super::log::Access;
 use super::pool::Upstream;
 use super::respond::{Cause, error_response};
+use super::retry::Retry;
 use super::route::{Route, RouteInput};
+use crate::load::Gauge;
 use crate::relay;
 use crate::upstream::{self, Conn as Picked, ConnectError};
 use bytes::{Buf, BytesMut};
-use fulcrum_config::{AccessLogFormat, HashKey, UpstreamProtocol};
+use fulcrum_config::{AccessLogFormat, HashKey, RetryOn, UpstreamProtocol};
 use fulcrum_h1::{Framing, Limits, Parsed, RequestHead, ResponseHead, ResponseParser};
 use http::header::{CONNECTION, CONTENT_LENGTH, COOKIE, HOST, HeaderValue, UPGRADE};
 use http::{Method, StatusCode, Uri, Version};
@@ -225,12 +227,14 @@ enum Tried {
     Stale,
     /// A failure with nothing sent to the client yet.
     Failed(Cause),
+    /// The backend answered with a status the cluster retries on; nothing was sent on.
+    RetryStatus(StatusCode),
     /// The client went away or misbehaved; close it.
     ClientGone,
 }
 
-/// Gets a backend connection and runs the exchange on it, once more on a fresh connection if
-/// a pooled one was stale (only for requests without a body, which can be resent whole).
+/// Gets backend connections and runs the exchange, trying again as the cluster's retry
+/// policy allows (another backend each time), within the cluster's circuit breakers.
 async fn proxy(
     c: &mut Conn<'_>,
     route: &Route,
@@ -241,52 +245,144 @@ async fn proxy(
     responded: &AtomicBool,
 ) -> Result<bool, Cause> {
     let cluster = &route.cluster;
-    for _ in 0..2 {
+    let limits = &cluster.config.limits;
+    let _in_flight = route
+        .load
+        .enter(Gauge::Requests, limits.max_requests)
+        .ok_or(Cause::Overloaded)?;
+    let mut retry = Retry::new(
+        &cluster.config.retry,
+        limits,
+        &route.load,
+        req,
+        route.retry_non_idempotent,
+    );
+    let mut tried: Vec<usize> = Vec::new();
+    let mut _retrying = None;
+    let mut stale_seen = false;
+    loop {
         let started = Instant::now();
-        let pool = &c.worker.pool;
-        let picked = upstream::connect(cluster, hash, true, |addr| pool.take(addr)).await;
-        let (index, upstream) = match picked {
-            Ok((i, Picked::New(stream))) => (
-                i,
-                Upstream {
-                    stream,
-                    requests: 0,
-                    reused: false,
-                },
-            ),
-            Ok((i, Picked::Reused(kept))) => (i, kept),
-            Err(ConnectError::NoBackend) => return Err(Cause::NoBackend),
-            Err(ConnectError::Failed) => return Err(Cause::ConnectFailed),
+        let (index, upstream) = match acquire(c, route, hash, &tried).await {
+            Ok(got) => got,
+            Err(cause) if retry.on_failure(cause) => match retry.take() {
+                Some(held) => {
+                    _retrying = Some(held);
+                    tokio::time::sleep(retry.backoff()).await;
+                    continue;
+                }
+                None => return Err(cause),
+            },
+            Err(cause) => return Err(cause),
         };
         let backend = &cluster.backends[index];
         log.backend = Some(backend.address);
         log.t_connect = Some(started.elapsed());
         backend.start_request();
-        let tried = exchange(c, upstream, head, req, route, log, responded).await;
+        let timeout = retry.per_try(cluster.config.response_timeout);
+        let status_retry = retry.possible();
+        let outcome = exchange(
+            c,
+            upstream,
+            head,
+            req,
+            route,
+            log,
+            responded,
+            timeout,
+            status_retry,
+        )
+        .await;
         backend.stats.active.fetch_sub(1, Relaxed);
-        match tried {
+        let cause = match outcome {
             Tried::Done(keep) => {
                 let rtt = log.t_first_byte.unwrap_or_default().as_nanos() as u64;
                 backend.finish_request(rtt, crate::clock::now_ns());
                 return Ok(keep);
-            }
-            Tried::Stale if req.framing == Framing::None => backend.abandon_request(),
-            Tried::Stale => {
-                backend.abandon_request();
-                return Err(Cause::UpstreamReset);
-            }
-            Tried::Failed(cause) => {
-                backend.abandon_request();
-                return Err(cause);
             }
             Tried::ClientGone => {
                 backend.abandon_request();
                 log.end = "client_closed";
                 return Ok(false);
             }
+            Tried::Stale if req.framing == Framing::None && !stale_seen => {
+                // The same backend may be tried again, on a fresh connection.
+                backend.abandon_request();
+                stale_seen = true;
+                continue;
+            }
+            Tried::Stale => Cause::UpstreamReset,
+            Tried::Failed(cause) => cause,
+            Tried::RetryStatus(status) => Cause::UpstreamStatus(status),
+        };
+        backend.abandon_request();
+        tried.push(index);
+        let wanted = match cause {
+            Cause::UpstreamStatus(s) => retry.on_status(s.as_u16()),
+            other => retry.on_failure(other),
+        };
+        match wanted.then(|| retry.take()).flatten() {
+            Some(held) => {
+                _retrying = Some(held);
+                tokio::time::sleep(retry.backoff()).await;
+            }
+            None => return Err(cause),
         }
     }
-    Err(Cause::UpstreamReset)
+}
+
+/// A backend connection for the route's cluster: pooled, or new within the cluster's
+/// `max_pending` and `max_connections` breakers.
+async fn acquire(
+    c: &Conn<'_>,
+    route: &Route,
+    hash: Option<u64>,
+    tried: &[usize],
+) -> Result<(usize, Upstream), Cause> {
+    let cluster = &route.cluster;
+    let limits = &cluster.config.limits;
+    let pending = route
+        .load
+        .enter(Gauge::Pending, limits.max_pending)
+        .ok_or(Cause::Overloaded)?;
+    let pool = &c.worker.pool;
+    let picked = upstream::connect(cluster, tried, hash, true, |addr| pool.take(addr)).await;
+    drop(pending);
+    match picked {
+        Ok((i, Picked::Reused(kept))) => Ok((i, kept)),
+        Ok((i, Picked::New(stream))) => {
+            let Some(slot) = route.load.enter(Gauge::Connections, limits.max_connections) else {
+                cluster.backends[i].stats.active.fetch_sub(1, Relaxed);
+                return Err(Cause::Overloaded);
+            };
+            let mut up = Upstream {
+                stream,
+                requests: 0,
+                reused: false,
+                _slot: Some(slot),
+                private: false,
+            };
+            if let Some(version) = cluster.config.send_proxy_protocol {
+                send_proxy_header(&mut up, version, c)
+                    .await
+                    .map_err(|_| Cause::ConnectFailed)?;
+            }
+            Ok((i, up))
+        }
+        Err(ConnectError::NoBackend) => Err(Cause::NoBackend),
+        Err(ConnectError::Failed) => Err(Cause::ConnectFailed),
+    }
+}
+
+/// Writes a PROXY header for this client on a new backend connection.
+async fn send_proxy_header(
+    up: &mut Upstream,
+    version: fulcrum_config::ProxyProtocolVersion,
+    c: &Conn<'_>,
+) -> std::io::Result<()> {
+    let mut out = Vec::with_capacity(64);
+    crate::proxy_protocol::encode(version, c.peer, c.client.local_addr()?, &mut out);
+    up.private = true;
+    write_all(&up.stream, &out).await
 }
 
 /// What streaming the response did.
@@ -300,6 +396,7 @@ struct Responded {
 
 /// Sends the request (head and body) while waiting for the response head, then streams the
 /// response; recycles or closes the backend connection.
+#[allow(clippy::too_many_arguments)]
 async fn exchange(
     c: &mut Conn<'_>,
     mut up: Upstream,
@@ -308,8 +405,9 @@ async fn exchange(
     route: &Route,
     log: &mut Access,
     responded: &AtomicBool,
+    response_timeout: Duration,
+    status_retry: bool,
 ) -> Tried {
-    let response_timeout = route.cluster.config.response_timeout;
     let ctx = c.ctx();
     let (client, http) = (ctx.client, ctx.http);
     let mut ubuf = BytesMut::with_capacity(16 * 1024);
@@ -355,6 +453,16 @@ async fn exchange(
             Err(UpErr::Closed { any: false }) if up.reused => return Tried::Stale,
             Err(e) => return Tried::Failed(e.cause()),
         };
+        if status_retry
+            && route
+                .cluster
+                .config
+                .retry
+                .on
+                .contains(&RetryOn::Status(head.status.as_u16()))
+        {
+            return Tried::RetryStatus(head.status);
+        }
         log.t_first_byte = Some(sent_at.elapsed());
         log.status = head.status.as_u16();
         let respond = respond(ctx, &up.stream, &mut ubuf, head, req, route, log, responded);
@@ -375,13 +483,16 @@ async fn exchange(
     up.requests += 1;
     let cfg = &route.cluster.config;
     let under_max = cfg.pool.max_requests.is_none_or(|max| up.requests < max);
-    if done.reusable && request_sent && ubuf.is_empty() && under_max {
-        let addr = up.stream.peer_addr();
-        if let Ok(addr) = addr {
-            c.worker
-                .pool
-                .put(addr, up, cfg.pool.max_idle, cfg.pool.idle_timeout);
-        }
+    if done.reusable
+        && request_sent
+        && ubuf.is_empty()
+        && under_max
+        && !up.private
+        && let Some(addr) = log.backend
+    {
+        c.worker
+            .pool
+            .put(addr, up, cfg.pool.max_idle, cfg.pool.idle_timeout);
     }
     Tried::Done(done.client_keep && request_sent)
 }
@@ -505,6 +616,7 @@ async fn respond(
             })
         }
         Err(e) => {
+            tracing::debug!(error = %e, "response body not passed on whole");
             log.end = match e {
                 BodyError::Sink(_) => "client_closed",
                 BodyError::SourceIdle => "upstream_timeout",

@@ -19,9 +19,11 @@ mod log;
 pub(crate) mod pool;
 mod prefixed;
 mod respond;
+mod retry;
 pub(crate) mod route;
 
 use crate::cluster::ClusterRuntime;
+use crate::load::ClusterLoad;
 use fulcrum_config::{AccessLogFormat, ErrorResponse, ForwardedMode, HttpListenerConfig};
 use http::HeaderName;
 use std::sync::Arc;
@@ -52,10 +54,10 @@ pub(crate) struct HttpRuntime {
 impl HttpRuntime {
     pub(crate) fn build(
         c: &HttpListenerConfig,
-        cluster: impl Fn(&str) -> Option<Arc<ClusterRuntime>>,
+        resolve: impl Fn(&str) -> Option<(Arc<ClusterRuntime>, Arc<ClusterLoad>)>,
     ) -> HttpRuntime {
         HttpRuntime {
-            router: route::Router::build(&c.routes, cluster),
+            router: route::Router::build(&c.routes, resolve),
             limits: fulcrum_h1::Limits {
                 max_head_bytes: c.limits.max_header_bytes,
                 max_headers: c.limits.max_headers,

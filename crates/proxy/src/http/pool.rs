@@ -20,6 +20,10 @@ pub(crate) struct Upstream {
     pub(crate) requests: u64,
     /// Taken from the pool (so a failure before any response byte may be a stale connection).
     pub(crate) reused: bool,
+    /// This connection's place in the cluster's open-connection count.
+    pub(crate) _slot: Option<crate::load::Held>,
+    /// Carries a PROXY header for one client: never reused for another.
+    pub(crate) private: bool,
 }
 
 #[derive(Debug)]

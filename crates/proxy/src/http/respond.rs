@@ -16,6 +16,10 @@ pub(crate) enum Cause {
     UpstreamTimeout,
     UpstreamReset,
     BadResponse,
+    /// A circuit breaker of the cluster is open (a `[cluster.limits]` limit is reached).
+    Overloaded,
+    /// The backend answered with a status the cluster retries on, and no retry was left.
+    UpstreamStatus(StatusCode),
 }
 
 impl Cause {
@@ -30,6 +34,8 @@ impl Cause {
                 StatusCode::BAD_GATEWAY
             }
             Cause::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
+            Cause::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
+            Cause::UpstreamStatus(status) => status,
         }
     }
 
@@ -45,6 +51,8 @@ impl Cause {
             Cause::UpstreamTimeout => "upstream_timeout",
             Cause::UpstreamReset => "upstream_reset",
             Cause::BadResponse => "bad_response",
+            Cause::Overloaded => "circuit_open",
+            Cause::UpstreamStatus(_) => "upstream_status",
         }
     }
 
@@ -59,6 +67,8 @@ impl Cause {
             Cause::UpstreamTimeout => "the backend did not answer in time",
             Cause::UpstreamReset => "the backend closed the connection",
             Cause::BadResponse => "the backend sent an invalid response",
+            Cause::Overloaded => "the cluster is at its configured limit",
+            Cause::UpstreamStatus(_) => "the backend failed and no retry was left",
         }
     }
 }

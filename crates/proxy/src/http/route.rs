@@ -1,6 +1,7 @@
 //! Routing: the first route whose every condition matches a request wins.
 
 use crate::cluster::ClusterRuntime;
+use crate::load::ClusterLoad;
 use fulcrum_config::{HeaderRules, HostMatch, PathMatch, RouteConfig, ValueMatch};
 use http::header::{HeaderName, HeaderValue};
 use http::{HeaderMap, Method};
@@ -23,6 +24,7 @@ pub(crate) struct Route {
     headers: Vec<(HeaderName, ValueMatcher)>,
     query: Vec<(String, ValueMatcher)>,
     pub(crate) cluster: Arc<ClusterRuntime>,
+    pub(crate) load: Arc<ClusterLoad>,
     pub(crate) request_rules: Rules,
     pub(crate) response_rules: Rules,
     pub(crate) retry_non_idempotent: bool,
@@ -57,11 +59,11 @@ impl Router {
     /// A route whose cluster or pattern cannot be resolved is left out and logged.
     pub(crate) fn build(
         routes: &[RouteConfig],
-        cluster: impl Fn(&str) -> Option<Arc<ClusterRuntime>>,
+        resolve: impl Fn(&str) -> Option<(Arc<ClusterRuntime>, Arc<ClusterLoad>)>,
     ) -> Router {
         let routes = routes
             .iter()
-            .filter_map(|r| match Route::build(r, &cluster) {
+            .filter_map(|r| match Route::build(r, &resolve) {
                 Ok(route) => Some(route),
                 Err(why) => {
                     tracing::error!(route = %r.name, why, "route left out");
@@ -80,8 +82,10 @@ impl Router {
 impl Route {
     fn build(
         r: &RouteConfig,
-        cluster: &impl Fn(&str) -> Option<Arc<ClusterRuntime>>,
+        resolve: &impl Fn(&str) -> Option<(Arc<ClusterRuntime>, Arc<ClusterLoad>)>,
     ) -> Result<Route, String> {
+        let (cluster, load) =
+            resolve(&r.cluster).ok_or_else(|| format!("no cluster `{}`", r.cluster))?;
         let path = match &r.path {
             None => None,
             Some(PathMatch::Exact(p)) => Some(PathMatcher::Exact(p.clone())),
@@ -110,7 +114,8 @@ impl Route {
             methods,
             headers,
             query,
-            cluster: cluster(&r.cluster).ok_or_else(|| format!("no cluster `{}`", r.cluster))?,
+            cluster,
+            load,
             request_rules: Rules::build(&r.request_headers)?,
             response_rules: Rules::build(&r.response_headers)?,
             retry_non_idempotent: r.retry_non_idempotent,
