@@ -1,0 +1,2 @@
+//! TLS for Fulcrum (placeholder; being written).
+#![forbid(unsafe_code)]
