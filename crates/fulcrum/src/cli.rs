@@ -34,6 +34,9 @@ pub struct DemoArgs {
     /// Address of the demo's TCP listener.
     #[arg(long, default_value = "127.0.0.1:4000")]
     pub listen: std::net::SocketAddr,
+    /// Address of the demo's HTTP listener.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub http: std::net::SocketAddr,
     /// Address of the admin API and dashboard.
     #[arg(long, default_value = "127.0.0.1:9090")]
     pub admin: std::net::SocketAddr,
