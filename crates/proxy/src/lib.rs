@@ -18,6 +18,7 @@ mod listener;
 mod load;
 mod pipes;
 pub mod proxy_protocol;
+mod readiness;
 mod relay;
 mod server;
 mod snapshot;

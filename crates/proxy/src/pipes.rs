@@ -43,8 +43,14 @@ impl PipePool {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// An empty pipe, or `None` when the budget is spent or the kernel refuses a new one.
-    pub(crate) fn take(&self) -> Option<Pipe> {
+    /// An empty pipe, or `None` when the budget is spent or the kernel refuses a new one. The
+    /// lease gives it back when dropped: kept if it was marked empty, closed otherwise.
+    pub(crate) fn take(&self) -> Option<Lease<'_>> {
+        let pipe = self.take_pipe()?;
+        Some(Lease { pool: self, pipe: Some(pipe), empty: false })
+    }
+
+    fn take_pipe(&self) -> Option<Pipe> {
         let mut inner = self.lock();
         if inner.in_use >= inner.max_in_use {
             return None;
@@ -66,11 +72,37 @@ impl PipePool {
 
     /// Returns a pipe. Only an empty pipe may be kept: pass `empty = false` if bytes may still
     /// sit in it, and it is closed instead.
-    pub(crate) fn give_back(&self, pipe: Pipe, empty: bool) {
+    fn give_back(&self, pipe: Pipe, empty: bool) {
         let mut inner = self.lock();
         inner.in_use -= 1;
         if empty && inner.free.len() < inner.max_free {
             inner.free.push(pipe);
+        }
+    }
+}
+
+/// A pipe on loan from a [`PipePool`].
+pub(crate) struct Lease<'a> {
+    pool: &'a PipePool,
+    pipe: Option<Pipe>,
+    empty: bool,
+}
+
+impl Lease<'_> {
+    pub(crate) fn pipe(&self) -> &Pipe {
+        self.pipe.as_ref().expect("a lease holds its pipe until dropped")
+    }
+
+    /// Marks the pipe as holding no bytes, so it can be lent again.
+    pub(crate) fn set_empty(&mut self) {
+        self.empty = true;
+    }
+}
+
+impl Drop for Lease<'_> {
+    fn drop(&mut self) {
+        if let Some(pipe) = self.pipe.take() {
+            self.pool.give_back(pipe, self.empty);
         }
     }
 }

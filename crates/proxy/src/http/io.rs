@@ -1,6 +1,7 @@
 //! Reading and writing on a tokio `TcpStream` by readiness, with the optimistic try first
 //! (no poll when the socket is already known to be ready).
 
+use crate::readiness::read_drained;
 use bytes::BytesMut;
 use std::io::{self, ErrorKind::WouldBlock};
 use std::time::Duration;
@@ -16,7 +17,8 @@ pub(crate) async fn read_some(s: &TcpStream, buf: &mut BytesMut) -> io::Result<u
         buf.reserve(READ_CHUNK);
     }
     loop {
-        match s.try_read_buf(buf) {
+        let wanted = buf.capacity() - buf.len();
+        match read_drained(s, wanted, || s.try_read_buf(buf)) {
             Err(e) if e.kind() == WouldBlock => s.readable().await?,
             other => return other,
         }

@@ -5,7 +5,7 @@
 //! direction that reaches end-of-stream passes the FIN on (`shutdown(SHUT_WR)`) and stops while
 //! the other keeps flowing: TCP half-close is honoured. An error on either side ends both.
 
-mod copy;
+mod auto;
 mod splice;
 
 use crate::pipes::PipePool;
@@ -151,26 +151,10 @@ pub(crate) async fn run(client: &TcpStream, backend: &TcpStream, s: Settings<'_>
         bytes: AtomicU64::new(0),
         activity: &last,
     };
-    let pipes = match s.mode {
-        Mode::Splice => take_two(s.pipes),
-        Mode::Copy => None,
-    };
-    let (end, error, drained) = match &pipes {
-        Some((a, b)) => {
-            let fa = splice::one_way(client, backend, a, s.buffer_size, &up);
-            let fb = splice::one_way(backend, client, b, s.buffer_size, &down);
-            drive(fa, fb, &last, &s).await
-        }
-        None => {
-            let fa = copy::one_way(client, backend, s.buffer_size, &up);
-            let fb = copy::one_way(backend, client, s.buffer_size, &down);
-            drive(fa, fb, &last, &s).await
-        }
-    };
-    if let Some((a, b)) = pipes {
-        s.pipes.give_back(a, drained);
-        s.pipes.give_back(b, drained);
-    }
+    let pipes = (s.mode == Mode::Splice).then_some(s.pipes);
+    let fa = auto::one_way(client, backend, pipes, s.buffer_size, &up);
+    let fb = auto::one_way(backend, client, pipes, s.buffer_size, &down);
+    let (end, error) = drive(fa, fb, &last, &s).await;
     Outcome {
         up: up.bytes.load(Relaxed),
         down: down.bytes.load(Relaxed),
@@ -179,25 +163,15 @@ pub(crate) async fn run(client: &TcpStream, backend: &TcpStream, s: Settings<'_>
     }
 }
 
-fn take_two(pool: &PipePool) -> Option<(fulcrum_sys::pipe::Pipe, fulcrum_sys::pipe::Pipe)> {
-    let a = pool.take()?;
-    match pool.take() {
-        Some(b) => Some((a, b)),
-        None => {
-            pool.give_back(a, true);
-            None
-        }
-    }
-}
 
-/// Polls both directions, the idle timer and the close signal. Returns why it ended, the
-/// error if any, and whether both directions finished cleanly (so their pipes are empty).
+/// Polls both directions, the idle timer and the close signal. Returns why it ended and the
+/// error if any.
 async fn drive(
     up: impl Future<Output = Result<(), Failure>>,
     down: impl Future<Output = Result<(), Failure>>,
     last: &Activity,
     s: &Settings<'_>,
-) -> (End, Option<io::Error>, bool) {
+) -> (End, Option<io::Error>) {
     let mut up = pin!(up);
     let mut down = pin!(down);
     let mut close = pin!(s.close_now.notified());
@@ -218,23 +192,23 @@ async fn drive(
             () = &mut idle => {
                 let deadline = last.last() + s.idle_timeout;
                 if deadline <= Instant::now() {
-                    return (End::IdleTimeout, None, false);
+                    return (End::IdleTimeout, None);
                 }
                 idle.as_mut().reset(deadline);
             }
-            () = &mut close => return (End::Shutdown, None, false),
+            () = &mut close => return (End::Shutdown, None),
         }
         if up_done && down_done {
-            return (first_fin.unwrap_or(End::ClientClosed), None, true);
+            return (first_fin.unwrap_or(End::ClientClosed), None);
         }
     }
 }
 
 /// Maps a direction's failure to the side that failed: `on_source` if reading failed.
-fn failed(f: Failure, on_source: End, on_destination: End) -> (End, Option<io::Error>, bool) {
+fn failed(f: Failure, on_source: End, on_destination: End) -> (End, Option<io::Error>) {
     let end = match f.side {
         Side::Source => on_source,
         Side::Destination => on_destination,
     };
-    (end, Some(f.error), false)
+    (end, Some(f.error))
 }

@@ -4,6 +4,7 @@ use super::{Failure, Progress};
 use fulcrum_sys::pipe::Pipe;
 use fulcrum_sys::socket::shutdown_write;
 use std::io::ErrorKind::WouldBlock;
+use crate::readiness::read_drained;
 use tokio::io::Interest;
 use tokio::net::TcpStream;
 
@@ -18,7 +19,7 @@ pub(super) async fn one_way(
 ) -> Result<(), Failure> {
     loop {
         let filled = loop {
-            match src.try_io(Interest::READABLE, || pipe.fill_from(src, chunk)) {
+            match read_drained(src, chunk, || pipe.fill_from(src, chunk)) {
                 Ok(n) => break n,
                 Err(e) if e.kind() == WouldBlock => {
                     src.readable().await.map_err(Failure::source)?
