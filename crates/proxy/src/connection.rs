@@ -50,7 +50,14 @@ pub(crate) async fn serve(
             if is_h2(&stream, &mut buf).await {
                 crate::http::serve_h2(stream, peer, listener, worker, buf).await;
             } else {
-                crate::http::serve(stream, peer, listener, worker, buf).await;
+                crate::http::serve(
+                    crate::http::ClientIo::Tcp(stream),
+                    peer,
+                    listener,
+                    worker,
+                    buf,
+                )
+                .await;
             }
         }
     }

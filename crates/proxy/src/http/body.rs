@@ -1,12 +1,11 @@
 //! Streaming a message body from one socket to the other, re-framed for the next hop, never
 //! buffered whole: at most one read buffer and one write buffer per direction.
 
-use super::io::{read_some_until, write_all};
+use super::io::{Wire, read_some_until, write_all};
 use bytes::{Buf, BytesMut};
 use fulcrum_h1::{ChunkedDecoder, Event, Framing, encode_chunk_header, encode_last_chunk};
 use std::io;
 use std::time::Duration;
-use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 /// Pending output is written once it reaches this size (or before waiting to read).
@@ -39,14 +38,14 @@ impl std::fmt::Display for BodyError {
 }
 
 /// Where body bytes come from: what is already buffered, then the socket.
-pub(crate) struct Source<'a> {
-    pub(crate) stream: &'a TcpStream,
+pub(crate) struct Source<'a, R> {
+    pub(crate) stream: &'a R,
     pub(crate) buf: &'a mut BytesMut,
     /// Longest wait for the next bytes.
     pub(crate) idle: Duration,
 }
 
-impl Source<'_> {
+impl<R: Wire> Source<'_, R> {
     /// Reads more; `Ok(false)` at end of stream.
     pub(crate) async fn fill(&mut self) -> Result<bool, BodyError> {
         let deadline = Instant::now() + self.idle;
@@ -74,9 +73,9 @@ pub(crate) enum Reframe {
 /// first (the head), which go out with the first body bytes in one write. `max_body` bounds
 /// chunked and close-delimited bodies (length ones are checked before). Returns the payload
 /// bytes passed on.
-pub(crate) async fn forward(
-    src: &mut Source<'_>,
-    dst: &TcpStream,
+pub(crate) async fn forward<R: Wire, W: Wire>(
+    src: &mut Source<'_, R>,
+    dst: &W,
     framing: Framing,
     reframe: Reframe,
     out: &mut Vec<u8>,
@@ -93,7 +92,7 @@ pub(crate) async fn forward(
     Ok(sent)
 }
 
-async fn flush(dst: &TcpStream, out: &mut Vec<u8>) -> Result<(), BodyError> {
+async fn flush<W: Wire>(dst: &W, out: &mut Vec<u8>) -> Result<(), BodyError> {
     if !out.is_empty() {
         write_all(dst, out).await.map_err(BodyError::Sink)?;
         out.clear();
@@ -101,9 +100,9 @@ async fn flush(dst: &TcpStream, out: &mut Vec<u8>) -> Result<(), BodyError> {
     Ok(())
 }
 
-async fn by_length(
-    src: &mut Source<'_>,
-    dst: &TcpStream,
+async fn by_length<R: Wire, W: Wire>(
+    src: &mut Source<'_, R>,
+    dst: &W,
     len: u64,
     out: &mut Vec<u8>,
 ) -> Result<u64, BodyError> {
@@ -127,9 +126,9 @@ async fn by_length(
     Ok(len)
 }
 
-async fn chunked(
-    src: &mut Source<'_>,
-    dst: &TcpStream,
+async fn chunked<R: Wire, W: Wire>(
+    src: &mut Source<'_, R>,
+    dst: &W,
     reframe: Reframe,
     out: &mut Vec<u8>,
     max_body: Option<u64>,
@@ -179,9 +178,9 @@ async fn chunked(
     }
 }
 
-async fn until_close(
-    src: &mut Source<'_>,
-    dst: &TcpStream,
+async fn until_close<R: Wire, W: Wire>(
+    src: &mut Source<'_, R>,
+    dst: &W,
     reframe: Reframe,
     out: &mut Vec<u8>,
     max_body: Option<u64>,

@@ -8,7 +8,7 @@ use super::client::{self, Body, BoxError};
 use super::exchange::Req;
 use super::h1::Conn;
 use super::headers::{add_via, set_framing, strip_hop_by_hop};
-use super::io::write_all;
+use super::io::{ClientIo, write_all};
 use super::log::Access;
 use super::respond::Cause;
 use super::route::Route;
@@ -95,7 +95,7 @@ pub(crate) async fn proxy(
 
 /// Decodes the client's body and sends it as frames; stops quietly if hyper dropped the body.
 async fn feed(
-    src: &mut Source<'_>,
+    src: &mut Source<'_, ClientIo>,
     framing: Framing,
     tx: mpsc::Sender<Chunk>,
     max_body: Option<u64>,
@@ -121,7 +121,7 @@ async fn feed(
 }
 
 async fn feed_chunked(
-    src: &mut Source<'_>,
+    src: &mut Source<'_, ClientIo>,
     tx: mpsc::Sender<Chunk>,
     max_body: Option<u64>,
 ) -> Result<(), BodyError> {

@@ -8,7 +8,7 @@ use super::headers::{
     Forwarding, add_forwarding, add_via, ensure_request_id, host_of, keep_upgrade, set_framing,
     strip_hop_by_hop,
 };
-use super::io::{read_some_until, write_all, write_all_within};
+use super::io::{ClientIo, copy_both, read_some_until, write_all, write_all_within};
 use super::log::Access;
 use super::pool::Upstream;
 use super::respond::{Cause, error_response};
@@ -533,7 +533,7 @@ async fn read_response(
     up: &TcpStream,
     ubuf: &mut BytesMut,
     req: &Req,
-    client: &TcpStream,
+    client: &ClientIo,
     timeout: Duration,
 ) -> Result<ResponseHead, UpErr> {
     let deadline = Instant::now() + timeout;
@@ -700,5 +700,10 @@ async fn tunnel(c: &mut Conn<'_>, up: &TcpStream, ubuf: &BytesMut) {
         pipes: &c.worker.pipes,
         close_now: &c.worker.close_now,
     };
-    let _ = relay::run(c.client, up, settings).await;
+    match c.client.tcp() {
+        Some(client) => {
+            let _ = relay::run(client, up, settings).await;
+        }
+        None => copy_both(c.client, up, c.listener.config.idle_timeout).await,
+    }
 }

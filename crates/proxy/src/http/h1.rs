@@ -4,7 +4,7 @@
 
 use super::HttpRuntime;
 use super::exchange;
-use super::io::{read_some_until, write_all_within};
+use super::io::{ClientIo, Wire, read_some_until, write_all_within};
 use super::respond::{Cause, error_response};
 use crate::listener::ListenerRuntime;
 use crate::worker::WorkerCtx;
@@ -14,7 +14,6 @@ use std::io::ErrorKind;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 /// How long an error response may take to write, and a lingering close to drain.
@@ -22,7 +21,7 @@ pub(crate) const LINGER: Duration = Duration::from_secs(2);
 
 /// One client connection as the HTTP/1.1 code sees it.
 pub(crate) struct Conn<'a> {
-    pub(crate) client: &'a TcpStream,
+    pub(crate) client: &'a ClientIo,
     /// The client: the peer, or what a trusted PROXY header said.
     pub(crate) peer: SocketAddr,
     pub(crate) listener: &'a ListenerRuntime,
@@ -35,7 +34,7 @@ pub(crate) struct Conn<'a> {
 /// The shared, read-only parts of a [`Conn`], to hand around while its buffer is borrowed.
 #[derive(Clone, Copy)]
 pub(crate) struct Ctx<'a> {
-    pub(crate) client: &'a TcpStream,
+    pub(crate) client: &'a ClientIo,
     pub(crate) listener: &'a ListenerRuntime,
     pub(crate) http: &'a HttpRuntime,
     pub(crate) worker: &'a WorkerCtx,
@@ -63,7 +62,7 @@ enum Stop {
 /// Serves HTTP/1.1 requests on `client` until it closes, errs, or keep-alive ends. `buf`
 /// holds bytes already read (during protocol detection).
 pub(crate) async fn serve(
-    client: TcpStream,
+    client: ClientIo,
     peer: SocketAddr,
     listener: Arc<ListenerRuntime>,
     worker: Arc<WorkerCtx>,
@@ -158,8 +157,8 @@ async fn reject(c: &Conn<'_>, cause: Cause) {
 /// Closes gracefully after an error: stop writing, then read and drop what the client still
 /// sends for a moment, so the kernel does not answer it with a reset that could destroy the
 /// response before the client reads it.
-pub(crate) async fn linger(client: &TcpStream) {
-    let _ = fulcrum_sys::socket::shutdown_write(client);
+pub(crate) async fn linger<W: Wire>(client: &W) {
+    client.shutdown_write().await;
     let mut sink = BytesMut::with_capacity(4096);
     let deadline = Instant::now() + LINGER;
     for _ in 0..16 {

@@ -1,62 +1,197 @@
-//! Reading and writing on a tokio `TcpStream` by readiness, with the optimistic try first
-//! (no poll when the socket is already known to be ready).
+//! The two ends of an HTTP exchange as byte pipes ([`Wire`]): plain TCP, read and written by
+//! readiness with the optimistic try first, or TLS, through split halves.
 
 use crate::readiness::read_drained;
 use bytes::BytesMut;
 use std::io::{self, ErrorKind::WouldBlock};
+use std::net::SocketAddr;
 use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::net::TcpStream;
+use tokio::sync::Mutex;
 use tokio::time::{Instant, timeout_at};
 
 /// Spare room made in a read buffer before each read.
 const READ_CHUNK: usize = 16 * 1024;
 
-/// Reads what is available into `buf`; `Ok(0)` is end of stream.
-pub(crate) async fn read_some(s: &TcpStream, buf: &mut BytesMut) -> io::Result<usize> {
+/// A connection the HTTP code reads from and writes to, from two tasks' worth of futures at
+/// once (a request body going up while the response comes down), so through `&self`.
+pub(crate) trait Wire: Send + Sync {
+    /// Reads what is available into `buf`; `Ok(0)` is end of stream.
+    fn read_some(&self, buf: &mut BytesMut) -> impl Future<Output = io::Result<usize>> + Send;
+    /// Writes all of `data`.
+    fn write_all(&self, data: &[u8]) -> impl Future<Output = io::Result<()>> + Send;
+    /// Tells the peer no more bytes will come (FIN, or TLS close_notify then FIN).
+    fn shutdown_write(&self) -> impl Future<Output = ()> + Send;
+}
+
+fn make_room(buf: &mut BytesMut) {
     if buf.capacity() - buf.len() < READ_CHUNK / 4 {
         buf.reserve(READ_CHUNK);
     }
-    loop {
-        let wanted = buf.capacity() - buf.len();
-        match read_drained(s, wanted, || s.try_read_buf(buf)) {
-            Err(e) if e.kind() == WouldBlock => s.readable().await?,
-            other => return other,
+}
+
+impl Wire for TcpStream {
+    async fn read_some(&self, buf: &mut BytesMut) -> io::Result<usize> {
+        make_room(buf);
+        loop {
+            let wanted = buf.capacity() - buf.len();
+            match read_drained(self, wanted, || self.try_read_buf(buf)) {
+                Err(e) if e.kind() == WouldBlock => self.readable().await?,
+                other => return other,
+            }
+        }
+    }
+
+    async fn write_all(&self, mut data: &[u8]) -> io::Result<()> {
+        while !data.is_empty() {
+            match self.try_write(data) {
+                Ok(n) => data = &data[n..],
+                Err(e) if e.kind() == WouldBlock => self.writable().await?,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    async fn shutdown_write(&self) {
+        let _ = fulcrum_sys::socket::shutdown_write(self);
+    }
+}
+
+/// A TLS stream split in halves, each behind its own lock, so reads and writes proceed at once.
+pub(crate) struct Halves<S> {
+    read: Mutex<ReadHalf<S>>,
+    write: Mutex<WriteHalf<S>>,
+}
+
+impl<S: AsyncRead + AsyncWrite> Halves<S> {
+    #[allow(dead_code)] // used by TLS termination, wired in next.
+    pub(crate) fn new(stream: S) -> Self {
+        let (read, write) = tokio::io::split(stream);
+        Halves {
+            read: Mutex::new(read),
+            write: Mutex::new(write),
         }
     }
 }
 
-/// [`read_some`] with a deadline; a timeout is `ErrorKind::TimedOut`.
-pub(crate) async fn read_some_until(
-    s: &TcpStream,
+impl<S: AsyncRead + AsyncWrite + Send> Wire for Halves<S> {
+    async fn read_some(&self, buf: &mut BytesMut) -> io::Result<usize> {
+        make_room(buf);
+        self.read.lock().await.read_buf(buf).await
+    }
+
+    async fn write_all(&self, data: &[u8]) -> io::Result<()> {
+        let mut w = self.write.lock().await;
+        w.write_all(data).await?;
+        w.flush().await
+    }
+
+    async fn shutdown_write(&self) {
+        let _ = self.write.lock().await.shutdown().await;
+    }
+}
+
+/// The client side of an HTTP/1.1 connection.
+#[allow(dead_code)] // `Tls` is built by TLS termination, wired in next.
+pub(crate) enum ClientIo {
+    Tcp(TcpStream),
+    Tls(
+        Box<Halves<tokio_rustls::server::TlsStream<TcpStream>>>,
+        SocketAddr,
+    ),
+}
+
+impl ClientIo {
+    /// The plain socket, for the zero-copy relay after an upgrade.
+    pub(crate) fn tcp(&self) -> Option<&TcpStream> {
+        match self {
+            ClientIo::Tcp(s) => Some(s),
+            ClientIo::Tls(..) => None,
+        }
+    }
+
+    /// The local address the client connected to.
+    pub(crate) fn local_addr(&self) -> io::Result<SocketAddr> {
+        match self {
+            ClientIo::Tcp(s) => s.local_addr(),
+            ClientIo::Tls(_, local) => Ok(*local),
+        }
+    }
+}
+
+impl Wire for ClientIo {
+    async fn read_some(&self, buf: &mut BytesMut) -> io::Result<usize> {
+        match self {
+            ClientIo::Tcp(s) => s.read_some(buf).await,
+            ClientIo::Tls(s, _) => s.read_some(buf).await,
+        }
+    }
+
+    async fn write_all(&self, data: &[u8]) -> io::Result<()> {
+        match self {
+            ClientIo::Tcp(s) => Wire::write_all(s, data).await,
+            ClientIo::Tls(s, _) => s.write_all(data).await,
+        }
+    }
+
+    async fn shutdown_write(&self) {
+        match self {
+            ClientIo::Tcp(s) => s.shutdown_write().await,
+            ClientIo::Tls(s, _) => s.shutdown_write().await,
+        }
+    }
+}
+
+/// [`Wire::read_some`] with a deadline; a timeout is `ErrorKind::TimedOut`.
+pub(crate) async fn read_some_until<W: Wire>(
+    s: &W,
     buf: &mut BytesMut,
     deadline: Instant,
 ) -> io::Result<usize> {
-    match timeout_at(deadline, read_some(s, buf)).await {
+    match timeout_at(deadline, s.read_some(buf)).await {
         Ok(r) => r,
         Err(_) => Err(io::ErrorKind::TimedOut.into()),
     }
 }
 
-/// Writes all of `data`.
-pub(crate) async fn write_all(s: &TcpStream, mut data: &[u8]) -> io::Result<()> {
-    while !data.is_empty() {
-        match s.try_write(data) {
-            Ok(n) => data = &data[n..],
-            Err(e) if e.kind() == WouldBlock => s.writable().await?,
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
+/// [`Wire::write_all`] as a free function.
+pub(crate) async fn write_all<W: Wire>(s: &W, data: &[u8]) -> io::Result<()> {
+    s.write_all(data).await
 }
 
 /// [`write_all`] bounded by `limit` (a peer that stops reading cannot hold us forever).
-pub(crate) async fn write_all_within(
-    s: &TcpStream,
+pub(crate) async fn write_all_within<W: Wire>(
+    s: &W,
     data: &[u8],
     limit: Duration,
 ) -> io::Result<()> {
-    match tokio::time::timeout(limit, write_all(s, data)).await {
+    match tokio::time::timeout(limit, s.write_all(data)).await {
         Ok(r) => r,
         Err(_) => Err(io::ErrorKind::TimedOut.into()),
     }
+}
+
+/// Relays bytes both ways between two wires until both ends are done or nothing moves for
+/// `idle` (the tunnel after an upgrade, when a side is not plain TCP).
+pub(crate) async fn copy_both<A: Wire, B: Wire>(a: &A, b: &B, idle: Duration) {
+    async fn one_way<S: Wire, D: Wire>(src: &S, dst: &D, idle: Duration) {
+        let mut buf = BytesMut::with_capacity(READ_CHUNK);
+        loop {
+            buf.clear();
+            match read_some_until(src, &mut buf, Instant::now() + idle).await {
+                Ok(n) if n > 0 => {
+                    if dst.write_all(&buf).await.is_err() {
+                        return;
+                    }
+                }
+                _ => {
+                    dst.shutdown_write().await;
+                    return;
+                }
+            }
+        }
+    }
+    tokio::join!(one_way(a, b, idle), one_way(b, a, idle));
 }

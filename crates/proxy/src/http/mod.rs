@@ -32,7 +32,7 @@ use std::time::Duration;
 pub(crate) use client::ClientPool;
 pub(crate) use h1::serve;
 pub(crate) use h2::serve_h2;
-pub(crate) use io::{read_some_until, write_all};
+pub(crate) use io::{ClientIo, read_some_until, write_all};
 
 /// A listener's HTTP settings, compiled once per config generation.
 #[derive(Debug)]
