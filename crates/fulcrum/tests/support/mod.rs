@@ -8,6 +8,10 @@
 
 #![allow(dead_code)]
 
+pub mod h2raw;
+pub mod http_backend;
+pub mod raw;
+
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};

@@ -108,8 +108,13 @@ async fn by_length<R: Wire, W: Wire>(
 ) -> Result<u64, BodyError> {
     let mut left = len;
     while left > 0 {
-        if src.buf.is_empty() && !src.fill().await? {
-            return Err(BodyError::SourceClosed);
+        if src.buf.is_empty() {
+            // The head goes out before waiting for the body: a client that sent
+            // `Expect: 100-continue` waits for the backend's 100 before sending it.
+            flush(dst, out).await?;
+            if !src.fill().await? {
+                return Err(BodyError::SourceClosed);
+            }
         }
         let take = (src.buf.len() as u64).min(left) as usize;
         if out.is_empty() {
