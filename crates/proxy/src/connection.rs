@@ -44,11 +44,14 @@ pub(crate) async fn serve(
     } else {
         peer
     };
+    // Each protocol's future is boxed: this function's own state stays small, and a
+    // connection carries only the state of the protocol it speaks (an idle HTTP/1.1
+    // connection does not pay for the HTTP/2 server's).
     match listener.config.protocol {
-        Protocol::Tcp => crate::tcp::serve(stream, peer, &listener, &worker, buf).await,
+        Protocol::Tcp => Box::pin(crate::tcp::serve(stream, peer, &listener, &worker, buf)).await,
         Protocol::Http => {
             if is_h2(&stream, &mut buf).await {
-                crate::http::serve_h2(stream, peer, listener, worker, buf).await;
+                Box::pin(crate::http::serve_h2(stream, peer, listener, worker, buf)).await;
             } else {
                 crate::http::serve(
                     crate::http::ClientIo::Tcp(stream),

@@ -47,7 +47,12 @@ pub(crate) struct Req {
 pub(crate) async fn run(c: &mut Conn<'_>, mut head: RequestHead, first_byte: Instant) -> bool {
     let received = Instant::now();
     c.listener.stats.requests.fetch_add(1, Relaxed);
-    let mut log = Access::start(c.peer, &head, received - first_byte);
+    let logging = c.http.access_log != AccessLogFormat::Off;
+    let mut log = if logging {
+        Access::start(c.peer, &head, received - first_byte)
+    } else {
+        Access::default()
+    };
     let request_id = c
         .http
         .request_id
@@ -410,8 +415,9 @@ async fn exchange(
 ) -> Tried {
     let ctx = c.ctx();
     let (client, http) = (ctx.client, ctx.http);
-    let mut ubuf = BytesMut::with_capacity(16 * 1024);
-    let mut out = Vec::with_capacity(head.len() + 4096);
+    // Small to start: most responses fit; the buffers grow for the ones that do not.
+    let mut ubuf = BytesMut::with_capacity(4096);
+    let mut out = Vec::with_capacity(head.len() + 512);
     out.extend_from_slice(head);
     let sent_at = Instant::now();
     let (sent, result) = {

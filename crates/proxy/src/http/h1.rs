@@ -88,9 +88,15 @@ pub(crate) async fn serve(
                 return;
             }
         };
-        let keep_alive = exchange::run(&mut conn, head, first_byte).await;
+        // Boxed: the exchange's state lives on the heap only while a request is in flight,
+        // so an idle keep-alive connection stays small.
+        let keep_alive = Box::pin(exchange::run(&mut conn, head, first_byte)).await;
         if !keep_alive || worker.is_draining() {
             return;
+        }
+        if conn.buf.is_empty() {
+            // Nothing pipelined: give the read buffer back while the connection idles.
+            conn.buf = BytesMut::new();
         }
     }
 }
@@ -117,7 +123,7 @@ async fn read_head(c: &mut Conn<'_>) -> Result<(RequestHead, Instant), Stop> {
         let read = match first_byte {
             Some(t) => read_some_until(c.client, &mut c.buf, t + c.http.header_timeout).await,
             None => {
-                let idle = read_some_until(c.client, &mut c.buf, Instant::now() + c.http.keepalive);
+                let idle = read_when_ready(c.client, &mut c.buf, Instant::now() + c.http.keepalive);
                 let drain = c.worker.drain_started.notified();
                 if c.worker.is_draining() {
                     return Err(Stop::Quiet);
@@ -139,6 +145,19 @@ async fn read_head(c: &mut Conn<'_>) -> Result<(RequestHead, Instant), Stop> {
             }
             Err(_) => return Err(Stop::Quiet),
         }
+    }
+}
+
+/// Waits for the next request's first bytes without holding a buffer, then reads them.
+async fn read_when_ready(
+    client: &ClientIo,
+    buf: &mut BytesMut,
+    deadline: Instant,
+) -> std::io::Result<usize> {
+    match tokio::time::timeout_at(deadline, client.wait_readable()).await {
+        Ok(Ok(())) => read_some_until(client, buf, deadline).await,
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err(ErrorKind::TimedOut.into()),
     }
 }
 

@@ -11,8 +11,10 @@ use tokio::net::TcpStream;
 use tokio::sync::Mutex;
 use tokio::time::{Instant, timeout_at};
 
-/// Spare room made in a read buffer before each read.
-const READ_CHUNK: usize = 16 * 1024;
+/// A read buffer starts this small (a request head fits) ...
+const READ_FIRST: usize = 4 * 1024;
+/// ... and grows, doubling, up to this much spare room per read (bodies stream through).
+const READ_CHUNK: usize = 64 * 1024;
 
 /// A connection the HTTP code reads from and writes to, from two tasks' worth of futures at
 /// once (a request body going up while the response comes down), so through `&self`.
@@ -23,11 +25,16 @@ pub(crate) trait Wire: Send + Sync {
     fn write_all(&self, data: &[u8]) -> impl Future<Output = io::Result<()>> + Send;
     /// Tells the peer no more bytes will come (FIN, or TLS close_notify then FIN).
     fn shutdown_write(&self) -> impl Future<Output = ()> + Send;
+    /// Waits until a read would find something (or cannot tell, and returns at once), so an
+    /// idle connection need not hold a read buffer while it waits.
+    fn wait_readable(&self) -> impl Future<Output = io::Result<()>> + Send {
+        async { Ok(()) }
+    }
 }
 
 fn make_room(buf: &mut BytesMut) {
-    if buf.capacity() - buf.len() < READ_CHUNK / 4 {
-        buf.reserve(READ_CHUNK);
+    if buf.capacity() - buf.len() < 1024 {
+        buf.reserve(buf.capacity().clamp(READ_FIRST, READ_CHUNK));
     }
 }
 
@@ -56,6 +63,10 @@ impl Wire for TcpStream {
 
     async fn shutdown_write(&self) {
         let _ = fulcrum_sys::socket::shutdown_write(self);
+    }
+
+    async fn wait_readable(&self) -> io::Result<()> {
+        self.readable().await
     }
 }
 
@@ -140,6 +151,13 @@ impl Wire for ClientIo {
         match self {
             ClientIo::Tcp(s) => s.shutdown_write().await,
             ClientIo::Tls(s, _) => s.shutdown_write().await,
+        }
+    }
+
+    async fn wait_readable(&self) -> io::Result<()> {
+        match self {
+            ClientIo::Tcp(s) => s.readable().await,
+            ClientIo::Tls(..) => Ok(()),
         }
     }
 }
