@@ -3,8 +3,11 @@
 
 use crate::routes;
 use crate::view::Source;
+use http_body_util::{BodyExt, Limited};
+use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
+use hyper::{Method, Request, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use std::convert::Infallible;
 use std::future::Future;
@@ -25,6 +28,8 @@ const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_CONNECTION_AGE: Duration = Duration::from_secs(60);
 /// How long a connection asked to close may take to finish its response before it is dropped.
 const CLOSE_GRACE: Duration = Duration::from_secs(5);
+/// Request body bytes read at most (a weight fits in a few).
+const MAX_BODY: usize = 1024;
 /// Pause after a failed accept (out of file descriptors, ...) before the next one.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
@@ -77,6 +82,19 @@ pub(crate) async fn accept_loop(
     Ok(())
 }
 
+/// Reads the body of a request that may change something (at most [`MAX_BODY`] bytes, within
+/// [`HEADER_READ_TIMEOUT`]); other requests' bodies are ignored.
+async fn read_body(method: &Method, body: Incoming) -> Result<Bytes, StatusCode> {
+    if !matches!(*method, Method::POST | Method::PUT | Method::DELETE) {
+        return Ok(Bytes::new());
+    }
+    match timeout(HEADER_READ_TIMEOUT, Limited::new(body, MAX_BODY).collect()).await {
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(_)) => Err(StatusCode::PAYLOAD_TOO_LARGE),
+        Err(_) => Err(StatusCode::REQUEST_TIMEOUT),
+    }
+}
+
 /// Serves one connection until the client closes it, it reaches [`MAX_CONNECTION_AGE`] or the
 /// server stops; the last two close it after the response in flight.
 async fn connection(
@@ -87,9 +105,17 @@ async fn connection(
     mut stopped: watch::Receiver<bool>,
 ) {
     let _ = stream.set_nodelay(true);
-    let service = service_fn(move |req| {
-        let resp = routes::handle(&req, || source());
-        async move { Ok::<_, Infallible>(resp) }
+    let service = service_fn(move |req: Request<Incoming>| {
+        let source = source.clone();
+        async move {
+            let (parts, body) = req.into_parts();
+            let req = Request::from_parts(parts, ());
+            let resp = match read_body(req.method(), body).await {
+                Ok(body) => routes::handle(&req, &body, || source()),
+                Err(status) => routes::respond(status, routes::TEXT, "cannot read the body\n"),
+            };
+            Ok::<_, Infallible>(resp)
+        }
     });
     let mut conn = pin!(builder.serve_connection(TokioIo::new(stream), service));
     let finished = tokio::select! {
@@ -211,6 +237,30 @@ mod tests {
             TcpStream::connect(addr).await.is_err(),
             "listener still open"
         );
+    }
+
+    #[tokio::test]
+    async fn control_requests_read_their_body() {
+        let (addr, _stop, _task) = start().await;
+        let resp = exchange(
+            addr,
+            "PUT /backends/app/127.0.0.1:9002/weight HTTP/1.1\r\nHost: a\r\n\
+             Content-Length: 1\r\nConnection: close\r\n\r\n5",
+        )
+        .await;
+        assert!(resp.starts_with("HTTP/1.1 200 OK\r\n"), "{resp}");
+        assert!(resp.contains("\"weight_override\": 5"), "{resp}");
+        let big = "9".repeat(MAX_BODY + 1);
+        let resp = exchange(
+            addr,
+            &format!(
+                "PUT /backends/app/127.0.0.1:9002/weight HTTP/1.1\r\nHost: a\r\n\
+                 Content-Length: {}\r\nConnection: close\r\n\r\n{big}",
+                big.len()
+            ),
+        )
+        .await;
+        assert!(resp.starts_with("HTTP/1.1 413 "), "{resp}");
     }
 
     #[tokio::test]

@@ -1,6 +1,7 @@
 //! `/`: a one-page HTML dashboard, rendered on the server from the same [`View`] as
 //! `/metrics` and refreshed by the browser every two seconds. No JavaScript, no assets.
 
+use crate::backends::state_word;
 use crate::view::View;
 use std::fmt::{self, Write};
 use std::sync::atomic::Ordering::Relaxed;
@@ -44,18 +45,21 @@ pub(crate) fn render(view: &View) -> Result<String, fmt::Error> {
     }
 
     out.push_str(
-        "</table><h2>Backends</h2><table><tr><th>cluster<th>backend<th>weight<th>active\
-         <th>connections<th>connect errors<th>bytes sent<th>bytes received",
+        "</table><h2>Backends</h2><table><tr><th>cluster<th>backend<th>state<th>weight\
+         <th>effective<th>active<th>connections<th>connect errors<th>bytes sent\
+         <th>bytes received<th>checks<th>failed checks",
     );
     for c in &s.clusters {
         for b in &c.backends {
             let st = &b.stats;
             write!(
                 out,
-                "<tr><td>{}<td class=l>{}<td>{}",
+                "<tr><td>{}<td class=l>{}<td class=l>{}<td>{}<td>{}",
                 Html(c.name()),
                 b.address,
-                b.weight()
+                state_word(b),
+                b.weight(),
+                c.effective_weight(b)
             )?;
             for v in [
                 &st.active,
@@ -63,6 +67,8 @@ pub(crate) fn render(view: &View) -> Result<String, fmt::Error> {
                 &st.connect_errors,
                 &st.bytes_sent,
                 &st.bytes_received,
+                &st.health_checks,
+                &st.health_failures,
             ] {
                 write!(out, "<td>{}", v.load(Relaxed))?;
             }
@@ -109,7 +115,9 @@ mod tests {
             "{html}"
         );
         assert!(
-            html.contains("<tr><td>app<td class=l>127.0.0.1:9002<td>3<td>0<td>42<td>"),
+            html.contains(
+                "<tr><td>app<td class=l>127.0.0.1:9002<td class=l>up<td>3<td>3<td>0<td>42<td>"
+            ),
             "{html}"
         );
         assert!(

@@ -4,20 +4,27 @@
 //! built at request time from the data plane's current [`Snapshot`] and its atomic counters:
 //! a request loads one `Arc` and reads relaxed atomics, so the admin API never takes a lock a
 //! worker could wait on and never blocks the data path. This crate only reads the data plane;
-//! it must never change it from a request handler without going through `fulcrum_proxy::Server`.
+//! it changes it only through `fulcrum_proxy::health::control` (a backend's admin state and
+//! weight, see [`control`]).
 //!
 //! | path       | answer |
 //! | ---------- | ------ |
 //! | `/`        | an HTML dashboard of listeners and backends, refreshing itself |
 //! | `/healthz` | `200 ok` |
 //! | `/config`  | `{"config": .., "generation": N, "workers": W}` (the running, validated config) |
+//! | `/backends` | every backend: weights, health, admin state, counters (JSON) |
+//! | `/backends/{cluster}/{address}/{enable,disable,drain}` | `POST`: change the admin state |
+//! | `/backends/{cluster}/{address}/weight` | `PUT`/`POST` (body or `?value=N`): set; `DELETE`: clear |
 //! | `/metrics` | Prometheus text 0.0.4, or OpenMetrics 1.0 when the `Accept` header asks for it |
 //!
-//! Only `GET` (and `HEAD`) are served; other methods get `405`, other paths `404`.
+//! The read-only paths serve `GET` (and `HEAD`) only; other methods get `405`, other paths
+//! `404`.
 
 #![forbid(unsafe_code)]
 
+mod backends;
 mod conn;
+mod control;
 mod dashboard;
 mod metrics;
 mod routes;

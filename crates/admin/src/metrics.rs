@@ -7,7 +7,8 @@
 //! that leaves the config leaves the output.
 
 use crate::view::View;
-use fulcrum_balance::Backend;
+use fulcrum_balance::availability::panicking;
+use fulcrum_balance::{AdminState, Backend, Health};
 use fulcrum_proxy::ListenerStats;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, NoLabelSet};
@@ -136,7 +137,7 @@ const LISTENER: [Metric<ListenerStats>; 7] = [
     ),
 ];
 
-const BACKEND: [Metric<Backend>; 6] = [
+const BACKEND: [Metric<Backend>; 10] = [
     (
         "fulcrum_backend_connections",
         "Connections established to the backend.",
@@ -173,7 +174,41 @@ const BACKEND: [Metric<Backend>; 6] = [
         Kind::Gauge,
         |b| u64::from(b.weight()),
     ),
+    (
+        "fulcrum_backend_healthy",
+        "1 while the backend passes its health checks (or has none), 0 while it is down.",
+        Kind::Gauge,
+        |b| u64::from(b.health() == Health::Up),
+    ),
+    (
+        "fulcrum_backend_health_checks",
+        "Active health checks run against the backend.",
+        Kind::Counter,
+        |b| b.stats.health_checks.load(Relaxed),
+    ),
+    (
+        "fulcrum_backend_health_check_failures",
+        "Active health checks of the backend that failed.",
+        Kind::Counter,
+        |b| b.stats.health_failures.load(Relaxed),
+    ),
+    (
+        "fulcrum_backend_health_changes",
+        "Times the backend's health changed (up to down or down to up).",
+        Kind::Counter,
+        |b| b.stats.health_changes.load(Relaxed),
+    ),
 ];
+
+const ADMIN_STATE: (&str, &str) = (
+    "fulcrum_backend_admin_state",
+    "1 for the backend's admin state (enabled, disabled, draining), 0 for the others.",
+);
+
+const PANIC: (&str, &str) = (
+    "fulcrum_cluster_panic",
+    "1 while the cluster is in panic mode (too few healthy backends: all enabled ones are used).",
+);
 
 /// Reads the counters of one [`View`] while the registry encodes it.
 #[derive(Debug)]
@@ -215,7 +250,24 @@ impl Collector for ViewCollector {
             });
             family(&mut enc, name, help, kind, samples)?;
         }
-        Ok(())
+        let states = backends.iter().flat_map(|(cluster, address, backend)| {
+            let now = backend.admin_state();
+            AdminState::ALL.iter().map(move |&state| {
+                let labels = [
+                    ("cluster", *cluster),
+                    ("backend", address.as_str()),
+                    ("state", state.as_str()),
+                ];
+                (labels, u64::from(state == now))
+            })
+        });
+        family(&mut enc, ADMIN_STATE.0, ADMIN_STATE.1, Kind::Gauge, states)?;
+
+        let panics = view.snapshot.clusters.iter().map(|c| {
+            let panic = panicking(&c.backends, c.policy().panic_threshold_milli);
+            ([("cluster", c.name())], u64::from(panic))
+        });
+        family(&mut enc, PANIC.0, PANIC.1, Kind::Gauge, panics)
     }
 }
 
@@ -272,6 +324,12 @@ mod tests {
         b.connect_errors.fetch_add(1, Relaxed);
         b.bytes_sent.fetch_add(100, Relaxed);
         b.bytes_received.fetch_add(200, Relaxed);
+        b.health_checks.fetch_add(5, Relaxed);
+        b.health_failures.fetch_add(3, Relaxed);
+        b.health_changes.fetch_add(1, Relaxed);
+        let backends = &snapshot.clusters[0].backends;
+        backends[0].set_health(Health::Down, 0);
+        backends[1].set_admin_state(AdminState::Draining, 0);
     }
 
     fn assert_lines(out: &str, lines: &[&str]) {
@@ -310,6 +368,17 @@ mod tests {
                 r#"fulcrum_backend_connections_total{cluster="app",backend="127.0.0.1:9002"} 0"#,
                 r#"fulcrum_backend_weight{cluster="app",backend="127.0.0.1:9001"} 1"#,
                 r#"fulcrum_backend_weight{cluster="app",backend="127.0.0.1:9002"} 3"#,
+                r#"fulcrum_backend_healthy{cluster="app",backend="127.0.0.1:9001"} 0"#,
+                r#"fulcrum_backend_healthy{cluster="app",backend="127.0.0.1:9002"} 1"#,
+                r#"fulcrum_backend_health_checks_total{cluster="app",backend="127.0.0.1:9001"} 5"#,
+                r#"fulcrum_backend_health_check_failures_total{cluster="app",backend="127.0.0.1:9001"} 3"#,
+                r#"fulcrum_backend_health_changes_total{cluster="app",backend="127.0.0.1:9001"} 1"#,
+                r#"fulcrum_backend_admin_state{cluster="app",backend="127.0.0.1:9002",state="enabled"} 0"#,
+                r#"fulcrum_backend_admin_state{cluster="app",backend="127.0.0.1:9002",state="draining"} 1"#,
+                r#"fulcrum_backend_admin_state{cluster="app",backend="127.0.0.1:9001",state="enabled"} 1"#,
+                r#"fulcrum_cluster_panic{cluster="app"} 0"#,
+                "# TYPE fulcrum_backend_admin_state gauge",
+                "# TYPE fulcrum_cluster_panic gauge",
                 "# TYPE fulcrum_listener_connections_total counter",
                 "# TYPE fulcrum_listener_connections_active gauge",
                 "# TYPE fulcrum_backend_weight gauge",

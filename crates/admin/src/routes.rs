@@ -1,9 +1,9 @@
 //! Request dispatch: one path, one function, one response. No I/O here, so every route is
 //! tested without a socket.
 
-use crate::dashboard;
 use crate::metrics::{self, Format};
 use crate::view::View;
+use crate::{backends, control, dashboard};
 use http_body_util::Full;
 use hyper::body::Bytes;
 use hyper::header::{self, HeaderValue};
@@ -12,16 +12,27 @@ use std::fmt;
 
 pub(crate) type Body = Full<Bytes>;
 
-const TEXT: &str = "text/plain; charset=utf-8";
-const JSON: &str = "application/json";
+pub(crate) const TEXT: &str = "text/plain; charset=utf-8";
+pub(crate) const JSON: &str = "application/json";
 const HTML: &str = "text/html; charset=utf-8";
 
-/// Answers `req`. `view` is called only by routes that read the data plane.
-pub(crate) fn handle<B>(req: &Request<B>, view: impl FnOnce() -> View) -> Response<Body> {
-    let route: fn(&Request<B>, View) -> Response<Body> = match req.uri().path() {
+/// Answers `req`, whose body (read only for `POST`, `PUT` and `DELETE`) is `body`. `view` is
+/// called only by routes that read the data plane.
+pub(crate) fn handle<B>(
+    req: &Request<B>,
+    body: &[u8],
+    view: impl FnOnce() -> View,
+) -> Response<Body> {
+    let path = req.uri().path();
+    if let Some(rest) = path.strip_prefix("/backends/") {
+        let query = req.uri().query();
+        return control::handle(req.method(), req.headers(), rest, query, body, view);
+    }
+    let route: fn(&Request<B>, View) -> Response<Body> = match path {
         "/" => |_, view| dashboard(view),
         "/healthz" => |_, _| respond(StatusCode::OK, TEXT, "ok\n"),
         "/config" => |_, view| config(view),
+        "/backends" => |_, view| json(&backends::document(&view)),
         "/metrics" => scrape,
         _ => return respond(StatusCode::NOT_FOUND, TEXT, "not found\n"),
     };
@@ -50,6 +61,16 @@ fn config(view: View) -> Response<Body> {
             tracing::warn!(error = %e, "admin: cannot serialize the running config");
             internal_error()
         }
+    }
+}
+
+fn json(doc: &serde_json::Value) -> Response<Body> {
+    match serde_json::to_vec_pretty(doc) {
+        Ok(mut body) => {
+            body.push(b'\n');
+            respond(StatusCode::OK, JSON, body)
+        }
+        Err(_) => internal_error(),
     }
 }
 
@@ -86,7 +107,7 @@ fn internal_error() -> Response<Body> {
     respond(StatusCode::INTERNAL_SERVER_ERROR, TEXT, "internal error\n")
 }
 
-fn respond(
+pub(crate) fn respond(
     status: StatusCode,
     content_type: &'static str,
     body: impl Into<Bytes>,
@@ -110,7 +131,7 @@ mod tests {
         if let Some(accept) = accept {
             req = req.header(header::ACCEPT, accept);
         }
-        let resp = handle(&req.body(()).unwrap(), || testutil::view(&snapshot));
+        let resp = handle(&req.body(()).unwrap(), b"", || testutil::view(&snapshot));
         let status = resp.status();
         let ct = resp.headers()[header::CONTENT_TYPE]
             .to_str()
@@ -158,7 +179,9 @@ mod tests {
                 .uri("/metrics")
                 .body(())
                 .unwrap();
-            let resp = handle(&req, || unreachable!("a 405 must not read the data plane"));
+            let resp = handle(&req, b"", || {
+                unreachable!("a 405 must not read the data plane")
+            });
             assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
             assert_eq!(resp.headers()[header::ALLOW], "GET, HEAD");
         }

@@ -1,16 +1,86 @@
-//! A backend and its shared counters.
+//! A backend, its state (health, admin state, weight override, slow start) and its shared
+//! counters.
+//!
+//! The state is a handful of relaxed atomics next to the address, read on every pick
+//! ([`Backend::eligible`]) and written rarely: by the health checker, the admin API and
+//! reloads, all on the control thread. Nothing orders one field against another; a pick that
+//! races with a change sees the old or the new value of each, both of which are safe.
 
 use crossbeam_utils::CachePadded;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering::Relaxed};
+
+/// What active health checks say about a backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Health {
+    /// Passing, or not checked (no `[cluster.health]`), or not checked yet.
+    Up,
+    /// Failed `fall` checks in a row and has not passed `rise` since.
+    Down,
+}
+
+impl Health {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Health::Up => "up",
+            Health::Down => "down",
+        }
+    }
+}
+
+/// What an operator said about a backend through the admin API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum AdminState {
+    /// Takes new connections and requests (when healthy).
+    Enabled = 0,
+    /// Takes nothing new, not even in panic mode; open connections go on.
+    Disabled = 1,
+    /// Like disabled, meant to be watched until its open connections reach zero.
+    Draining = 2,
+}
+
+impl AdminState {
+    pub const ALL: [AdminState; 3] = [
+        AdminState::Enabled,
+        AdminState::Disabled,
+        AdminState::Draining,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AdminState::Enabled => "enabled",
+            AdminState::Disabled => "disabled",
+            AdminState::Draining => "draining",
+        }
+    }
+
+    fn from_u8(v: u8) -> Self {
+        match v {
+            1 => AdminState::Disabled,
+            2 => AdminState::Draining,
+            _ => AdminState::Enabled,
+        }
+    }
+}
 
 /// One backend server of a cluster.
 #[derive(Debug)]
 pub struct Backend {
     pub address: SocketAddr,
-    /// Relative share of new connections (≥ 1). Atomic so a reload or the admin API can change
-    /// it in place while connections keep counting against the same backend.
+    /// The configured share of new connections (≥ 1). Atomic so a reload can change it in
+    /// place while connections keep counting against the same backend.
     weight: AtomicU32,
+    /// A weight set through the admin API, replacing `weight`; 0: none.
+    weight_override: AtomicU32,
+    /// `Health` as 0 (up) or 1 (down).
+    down: AtomicU8,
+    /// `AdminState` as 0, 1, 2.
+    admin: AtomicU8,
+    /// When the backend last became able to take traffic (healthy, enabled, or added by a
+    /// reload), on the caller's monotonic nanosecond clock, plus one; 0: never (it was there
+    /// from the start). Slow start ramps from here.
+    ready_since: AtomicU64,
     pub stats: CachePadded<BackendStats>,
 }
 
@@ -19,18 +89,112 @@ impl Backend {
         Backend {
             address,
             weight: AtomicU32::new(weight.max(1)),
+            weight_override: AtomicU32::new(0),
+            down: AtomicU8::new(0),
+            admin: AtomicU8::new(0),
+            ready_since: AtomicU64::new(0),
             stats: CachePadded::new(BackendStats::default()),
         }
     }
 
+    /// The weight selectors use: the admin override if any, else the configured weight.
     pub fn weight(&self) -> u32 {
+        match self.weight_override.load(Relaxed) {
+            0 => self.weight.load(Relaxed),
+            w => w,
+        }
+    }
+
+    /// The weight from the config file.
+    pub fn config_weight(&self) -> u32 {
         self.weight.load(Relaxed)
     }
 
-    /// Changes the weight (values below 1 become 1). Selectors that precompute from weights
-    /// must be rebuilt to see it.
+    /// Changes the configured weight (values below 1 become 1). Selectors that precompute from
+    /// weights must be rebuilt to see it.
     pub fn set_weight(&self, weight: u32) {
         self.weight.store(weight.max(1), Relaxed);
+    }
+
+    /// The admin API's weight, if one is set.
+    pub fn weight_override(&self) -> Option<u32> {
+        match self.weight_override.load(Relaxed) {
+            0 => None,
+            w => Some(w),
+        }
+    }
+
+    /// Sets (values below 1 become 1) or clears the admin weight. Rebuild precomputing
+    /// selectors after.
+    pub fn set_weight_override(&self, weight: Option<u32>) {
+        let w = weight.map_or(0, |w| w.max(1));
+        self.weight_override.store(w, Relaxed);
+    }
+
+    pub fn health(&self) -> Health {
+        if self.down.load(Relaxed) == 0 {
+            Health::Up
+        } else {
+            Health::Down
+        }
+    }
+
+    /// Records what the health checker decided at `now_ns`; a backend coming up starts its
+    /// slow start. Returns whether the health changed.
+    pub fn set_health(&self, health: Health, now_ns: u64) -> bool {
+        let changed = self.down.swap(u8::from(health == Health::Down), Relaxed)
+            != u8::from(health == Health::Down);
+        if changed && health == Health::Up {
+            self.mark_ready(now_ns);
+        }
+        changed
+    }
+
+    pub fn admin_state(&self) -> AdminState {
+        AdminState::from_u8(self.admin.load(Relaxed))
+    }
+
+    /// Sets the admin state at `now_ns`; enabling a disabled or draining backend starts its
+    /// slow start. Returns the previous state.
+    pub fn set_admin_state(&self, state: AdminState, now_ns: u64) -> AdminState {
+        let old = AdminState::from_u8(self.admin.swap(state as u8, Relaxed));
+        if old != AdminState::Enabled && state == AdminState::Enabled {
+            self.mark_ready(now_ns);
+        }
+        old
+    }
+
+    /// Forgets what the admin API set: enabled, no weight override.
+    pub fn reset_admin(&self) {
+        self.admin.store(AdminState::Enabled as u8, Relaxed);
+        self.weight_override.store(0, Relaxed);
+    }
+
+    /// Starts a slow start at `now_ns` (a backend added by a reload).
+    pub fn mark_ready(&self, now_ns: u64) {
+        self.ready_since.store(now_ns.saturating_add(1), Relaxed);
+    }
+
+    /// When the backend last became ready (see [`Backend::mark_ready`]); `None` if it has
+    /// been ready since it was created.
+    pub fn ready_since(&self) -> Option<u64> {
+        match self.ready_since.load(Relaxed) {
+            0 => None,
+            t => Some(t - 1),
+        }
+    }
+
+    /// Healthy and enabled: may take new connections and requests (panic mode aside).
+    pub fn eligible(&self) -> bool {
+        self.down.load(Relaxed) == 0 && self.admin.load(Relaxed) == 0
+    }
+
+    /// The weight with slow start applied at `now_ns` for a window of `slow_start_ns`: see
+    /// [`crate::availability::ramp_milli`]. At least 1.
+    pub fn effective_weight(&self, now_ns: u64, slow_start_ns: u64) -> u32 {
+        let ramp = crate::availability::ramp_milli(self.ready_since(), now_ns, slow_start_ns);
+        let w = u64::from(self.weight()) * u64::from(ramp) / 1000;
+        u32::try_from(w).unwrap_or(u32::MAX).max(1)
     }
 
     /// Open connections to this backend right now.
@@ -93,4 +257,65 @@ pub struct BackendStats {
     pub latency_ewma: AtomicU64,
     /// When `latency_ewma` was last updated, on the caller's monotonic nanosecond clock.
     pub latency_stamp_ns: AtomicU64,
+    /// Active health checks run.
+    pub health_checks: AtomicU64,
+    /// Active health checks that failed.
+    pub health_failures: AtomicU64,
+    /// Health changes (up to down and down to up).
+    pub health_changes: AtomicU64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b() -> Backend {
+        Backend::new(SocketAddr::from(([127, 0, 0, 1], 80)), 4)
+    }
+
+    #[test]
+    fn starts_up_enabled_and_ready() {
+        let b = b();
+        assert_eq!(
+            (b.health(), b.admin_state(), b.ready_since()),
+            (Health::Up, AdminState::Enabled, None)
+        );
+        assert!(b.eligible());
+        assert_eq!(b.effective_weight(5, 100), 4);
+    }
+
+    #[test]
+    fn coming_up_starts_slow_start() {
+        let b = b();
+        assert!(b.set_health(Health::Down, 10));
+        assert!(!b.eligible());
+        assert!(!b.set_health(Health::Down, 20));
+        assert_eq!(b.ready_since(), None);
+        assert!(b.set_health(Health::Up, 0));
+        assert_eq!(b.ready_since(), Some(0));
+        assert_eq!(b.effective_weight(0, 100), 1, "10% of 4, at least 1");
+        assert_eq!(b.effective_weight(50, 100), 2);
+        assert_eq!(b.effective_weight(100, 100), 4);
+    }
+
+    #[test]
+    fn admin_state_and_weight_override() {
+        let b = b();
+        assert_eq!(
+            b.set_admin_state(AdminState::Draining, 7),
+            AdminState::Enabled
+        );
+        assert!(!b.eligible());
+        assert_eq!(b.ready_since(), None);
+        b.set_admin_state(AdminState::Enabled, 7);
+        assert_eq!(b.ready_since(), Some(7));
+        b.set_weight_override(Some(9));
+        assert_eq!((b.weight(), b.config_weight()), (9, 4));
+        b.set_weight(5);
+        assert_eq!((b.weight(), b.config_weight()), (9, 5));
+        b.set_admin_state(AdminState::Disabled, 8);
+        b.reset_admin();
+        assert_eq!((b.weight(), b.weight_override()), (5, None));
+        assert_eq!(b.admin_state(), AdminState::Enabled);
+    }
 }

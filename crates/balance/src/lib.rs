@@ -19,12 +19,18 @@
 //! | ring hash (ketama) | [`ring_hash`] | binary search, O(log points) |
 //! | Maglev | [`maglev`] | one table load |
 //! | bounded load (ring, Maglev) | [`bounded`] | + O(N) loads |
+//!
+//! Around any selector, [`availability::pick_available`] skips backends that are down,
+//! disabled or draining, applies panic mode and slow start; [`health`] is the sans-io state
+//! machine of active health checks.
 
 #![forbid(unsafe_code)]
 
+pub mod availability;
 mod backend;
 pub mod bounded;
 pub mod hash;
+pub mod health;
 pub mod least_conn;
 pub mod maglev;
 pub mod p2c;
@@ -36,7 +42,7 @@ pub mod round_robin;
 mod table;
 pub mod weighted;
 
-pub use backend::{Backend, BackendStats};
+pub use backend::{AdminState, Backend, BackendStats, Health};
 pub use bounded::BoundedLoad;
 pub use least_conn::LeastConn;
 pub use maglev::Maglev;

@@ -1,4 +1,5 @@
-//! The control thread: starts the data plane and the admin API, then waits for signals.
+//! The control thread: starts the data plane, the admin API and the health checker, then
+//! waits for signals.
 //!
 //! SIGHUP reloads the config file in-process; SIGTERM and SIGINT stop gracefully (drain up to
 //! `runtime.shutdown_timeout`); SIGQUIT stops at once; SIGUSR1 is acknowledged (logs go to
@@ -46,6 +47,8 @@ pub fn run(
             tokio::spawn(fulcrum_admin::serve(listener, Arc::clone(&server), shutdown));
             tracing::info!(listen = %admin.listen, "admin API listening");
         }
+        // Active health checks: one prober per process, following reloads on its own.
+        tokio::spawn(fulcrum_proxy::health::run(Arc::clone(&server)));
         ready(&server);
         let deadline = wait_for_stop(&server, path.as_deref(), &levels).await?;
         tracing::info!(deadline = ?deadline, open = server.active_connections(), "stopping: draining connections");

@@ -13,6 +13,7 @@ mod clock;
 mod cluster;
 mod connection;
 mod h2guard;
+pub mod health;
 mod http;
 mod listener;
 mod load;
