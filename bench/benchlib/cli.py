@@ -28,13 +28,15 @@ def parse(argv):
     ap.add_argument("suites", nargs="*", metavar="SUITE", help=f"suites to run (default: all: {', '.join(available_suites())})")
     ap.add_argument("--quick", action="store_true", help="2 rounds × 2 s (smoke test, noisier)")
     ap.add_argument("--rounds", type=int, help="rounds per target (default 3)")
-    ap.add_argument("--seconds", type=float, help="seconds per measured run (default 5)")
+    ap.add_argument("--seconds", type=float, help="seconds per measured run (default: the suite's, 5 for tcp, "
+                                                  "4 for http; --quick: 2)")
     ap.add_argument("--warmup", type=float, help="seconds of warm-up per target and scenario (default 1)")
     ap.add_argument("--max-other-load", type=float, default=25.0, metavar="PCT",
                     help="measure a run again (up to --retries times) if processes the harness did not start "
                          "used more than PCT%% of a core during it (default 25)")
     ap.add_argument("--retries", type=int, default=1, help="see --max-other-load (default 1)")
     ap.add_argument("--targets", help="comma-separated subset, e.g. direct,haproxy")
+    ap.add_argument("--scenarios", help="comma-separated scenario keys to run, e.g. a,c (default: all of each suite)")
     ap.add_argument("--no-install", action="store_true", help="do not apt-get install missing peers")
     ap.add_argument("--no-build", action="store_true", help="do not run cargo build; use target/release/fulcrum as is")
     ap.add_argument("--fulcrum-bin", help="use this Fulcrum binary (implies --no-build)")
@@ -47,7 +49,8 @@ def parse(argv):
     ap.add_argument("--list", action="store_true", help="list suites and exit")
     a = ap.parse_args(argv)
     a.rounds = a.rounds or (2 if a.quick else 3)
-    a.seconds = a.seconds or (2 if a.quick else 5)
+    if a.seconds is None and a.quick:
+        a.seconds = 2
     a.warmup = a.warmup if a.warmup is not None else 1
     return a
 
@@ -58,6 +61,8 @@ def main(argv=None) -> int:
         for name in available_suites():
             mod = importlib.import_module(f"suites.{name}")
             print(f"{name}: {mod.SUITE.title}")
+            for sc in mod.SUITE.scenarios:
+                print(f"  ({sc.key}) {sc.title}")
         return 0
     names = a.suites or available_suites()
     unknown = [n for n in names if n not in available_suites()]
@@ -94,12 +99,15 @@ def main(argv=None) -> int:
             "fulcrum": {"commit": fb.commit, "binary": fb.binary, "reason": fb.reason,
                         "version": peers.fulcrum_version(fb.binary)},
             "proxy_cpu": a.proxy_cpu, "load_cpu": a.load_cpu, "backend_cpu": a.backend_cpu,
-            "rounds": a.rounds, "seconds": a.seconds, "warmup": a.warmup,
+            "rounds": a.rounds, "seconds": a.seconds, "warmup": a.warmup,  # seconds: per suite, below
             "max_other_load_pct": a.max_other_load, "retries": a.retries,
             "command": " ".join(["bench/run", *(shlex.quote(x) for x in (sys.argv[1:] if argv is None else argv))]),
         }
         for s in suites:
-            res = runner.run_suite(ctx, s, a.rounds, a.seconds, a.warmup, only, a.max_other_load, a.retries)
+            seconds = a.seconds or s.seconds
+            meta = dict(meta, seconds=seconds)
+            res = runner.run_suite(ctx, s, a.rounds, seconds, a.warmup, only, a.max_other_load, a.retries,
+                                   a.scenarios.split(",") if a.scenarios else None)
             if a.no_save:
                 print(report.markdown(res, meta))
             else:

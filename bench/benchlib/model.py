@@ -15,6 +15,7 @@ class Metric:
     unit: str
     better: str = "higher"     # "higher" | "lower" | "info" (no ratio)
     proxy_only: bool = False   # only proxies have it (proxy CPU); direct shows "—"
+    integer: bool = False      # show as a whole number (counts)
 
 
 @dataclass
@@ -39,6 +40,10 @@ class Check:
 LoadFn = Callable[[Ctx, int, float], dict]
 DeriveFn = Callable[[dict, "int | None", float], dict]
 BackendFn = Callable[[Ctx], "tuple[int, object]"]
+# A scenario that is not "load + the proxy's CPU time over it" (memory, syscall counts) gives a
+# measure function instead: (ctx, target_name, port, proxy Proc or None, backend_port, seconds)
+# -> raw dict; its derive function then gets (raw, None, wall_seconds).
+MeasureFn = Callable[[Ctx, str, int, object, int, float], dict]
 
 PROXY_CORE = Metric("proxy_core_pct", "proxy CPU use", "% of a core", "info", proxy_only=True)
 
@@ -54,9 +59,14 @@ class Scenario:
     metrics: list[Metric]
     targets: list[Target]
     describe: str = ""       # how it is measured, for the report
+    # Instead of timing `load` with CPU accounting: `load` is then only the warm-up/sanity check,
+    # and each round calls measure(...) (no CPU accounting, no re-run on other load).
+    measure: "MeasureFn | None" = None
+    fresh_per_round: bool = False    # restart each target before each of its rounds
+    max_rounds: int | None = None    # cap on rounds (e.g. a count that does not need repeating)
 
     def __post_init__(self):
-        if not any(m.key == PROXY_CORE.key for m in self.metrics):
+        if self.measure is None and not any(m.key == PROXY_CORE.key for m in self.metrics):
             self.metrics.append(PROXY_CORE)
 
 
@@ -70,3 +80,4 @@ class Suite:
     baselines: list[str] = field(default_factory=lambda: ["haproxy", "direct"])
     binaries: list[str] = field(default_factory=list)   # peers to install if missing
     notes: list[str] = field(default_factory=list)
+    seconds: float = 5.0     # default seconds per measured run (--seconds overrides, --quick: 2)

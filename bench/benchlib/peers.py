@@ -23,6 +23,9 @@ PACKAGES = {
     "nginx": "nginx-light",
     "iperf3": "iperf3",
     "wrk": "wrk",
+    "h2load": "nghttp2-client",
+    "nghttp": "nghttp2-client",
+    "strace": "strace",
     "taskset": "util-linux",
 }
 
@@ -68,6 +71,10 @@ def version(binary: str) -> str:
         m = re.search(r"iperf (\S+)", _first_line(["iperf3", "-v"]))
     elif binary == "wrk":
         m = re.search(r"wrk (\S+)", _first_line(["wrk", "-v"]))
+    elif binary in ("h2load", "nghttp"):
+        m = re.search(r"nghttp2/(\S+)", _first_line([binary, "--version"]))
+    elif binary == "strace":
+        m = re.search(r"version (\S+)", _first_line(["strace", "-V"]))
     else:
         m = None
     return m.group(1) if m else _first_line([binary, "--version"])
@@ -157,6 +164,8 @@ class Ctx:
     backend_cpu: int
     fulcrum: FulcrumBuild
     versions: dict = field(default_factory=dict)
+    # Set by the scenario's backend starter, read by targets: e.g. the backend's h2c port.
+    backend_extra: dict = field(default_factory=dict)
 
 
 def write(path: str, text: str) -> str:
@@ -165,12 +174,17 @@ def write(path: str, text: str) -> str:
     return path
 
 
-def start_nginx(ctx: Ctx, name: str = "nginx", body: str = "hello\n") -> tuple[int, procs.Proc]:
-    """nginx serving a small fixed body; one worker, no access log, long keep-alive."""
+def start_nginx(ctx: Ctx, name: str = "nginx", body: str = "hello\n", h2c: bool = False) -> tuple[int, procs.Proc]:
+    """nginx serving a small fixed body; one worker, no access log, long keep-alive.
+
+    With h2c=True it also listens on a second port for cleartext HTTP/2 (prior knowledge),
+    recorded as ctx.backend_extra["h2c_port"] (the "direct" target of h2c scenarios)."""
     port = procs.free_port()
+    h2_port = procs.free_port() if h2c else None
     d = os.path.join(ctx.tmp, name)
     os.makedirs(d, exist_ok=True)
     body_escaped = body.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    h2_listen = f"\n        listen 127.0.0.1:{h2_port} http2 backlog=4096;" if h2c else ""
     conf = write(os.path.join(d, "nginx.conf"), f"""
 daemon off;
 master_process on;
@@ -188,7 +202,7 @@ http {{
     keepalive_timeout 120s;
     client_body_temp_path {d}/body;
     server {{
-        listen 127.0.0.1:{port} backlog=4096;
+        listen 127.0.0.1:{port} backlog=4096;{h2_listen}
         location / {{
             return 200 "{body_escaped}";
         }}
@@ -198,7 +212,16 @@ http {{
     p = procs.start(name, ["nginx", "-p", d, "-c", conf, "-e", f"{d}/error.log"], ctx.backend_cpu, ctx.tmp)
     procs.wait_listening(port, p)
     procs.http_probe(port)
+    ctx.backend_extra = {"body": body}
+    if h2c:
+        procs.wait_listening(h2_port, p)
+        procs.h2c_probe(h2_port, body)
+        ctx.backend_extra["h2c_port"] = h2_port
     return port, p
+
+
+def start_nginx_h2c(ctx: Ctx) -> tuple[int, procs.Proc]:
+    return start_nginx(ctx, h2c=True)
 
 
 def start_iperf3_server(ctx: Ctx, name: str = "iperf3-server") -> tuple[int, procs.Proc]:
@@ -303,3 +326,191 @@ backends = ["127.0.0.1:{backend_port}"]
 
 
 TCP_TARGETS = [Direct(), HaproxyTcp(), FulcrumTcp()]
+
+
+# ---------------------------------------------------------------- HTTP targets
+#
+# Each HTTP target is started for one scenario with `proto` "h1" (HTTP/1.1 keep-alive from the
+# client) or "h2c" (cleartext HTTP/2 with prior knowledge from the client); all speak
+# HTTP/1.1 with keep-alive to the backend. Every one of them is checked with one request
+# (status 200 and the backend's body) right after it starts.
+
+def _probe(ctx: Ctx, port: int, proto: str, proc: procs.Proc | None = None) -> None:
+    """One request through the target; on failure stop `proc` and raise."""
+    body = ctx.backend_extra.get("body", "hello\n")
+    try:
+        if proto == "h2c":
+            procs.h2c_probe(port, body)
+        else:
+            procs.http_probe(port, body=body)
+    except Exception:
+        if proc is not None:
+            proc.stop()
+        raise
+
+
+class DirectHttp(Target):
+    """No proxy: the client talks to the nginx backend (h2c: the backend's second, `http2` port)."""
+    name = "direct"
+    is_proxy = False
+
+    def __init__(self, proto: str = "h1"):
+        self.proto = proto
+
+    def available(self, ctx):
+        if self.proto == "h2c" and "h2c_port" not in ctx.backend_extra:
+            return "the backend has no h2c port"
+        return ""
+
+    def start(self, ctx, backend_port, mode):
+        port = ctx.backend_extra["h2c_port"] if self.proto == "h2c" else backend_port
+        _probe(ctx, port, self.proto)
+        return port, None
+
+
+class HaproxyHttp(Target):
+    """haproxy 2.6, mode http, one thread, `option forwardfor`, `http-reuse always`."""
+    name = "haproxy"
+
+    def __init__(self, proto: str = "h1"):
+        self.proto = proto
+
+    def start(self, ctx, backend_port, mode):
+        port = procs.free_port()
+        d = os.path.join(ctx.tmp, f"haproxy-{mode}")
+        os.makedirs(d, exist_ok=True)
+        h2 = " proto h2" if self.proto == "h2c" else ""
+        cfg = write(os.path.join(d, "haproxy.cfg"), f"""
+global
+    nbthread 1
+    maxconn 8000
+
+defaults
+    mode http
+    option http-keep-alive
+    option forwardfor
+    http-reuse always
+    timeout connect 5s
+    timeout client 60s
+    timeout server 60s
+    timeout http-request 10s
+    timeout http-keep-alive 60s
+    maxconn 8000
+
+frontend bench
+    bind 127.0.0.1:{port}{h2}
+    default_backend b
+
+backend b
+    server s1 127.0.0.1:{backend_port}
+""")
+        r = subprocess.run(["haproxy", "-c", "-q", "-f", cfg], capture_output=True, text=True)
+        if r.returncode != 0:
+            raise RuntimeError(f"haproxy config check failed: {r.stderr.strip() or r.stdout.strip()}")
+        p = procs.start(f"haproxy-{mode}", ["haproxy", "-db", "-f", cfg], ctx.proxy_cpu, ctx.tmp)
+        procs.wait_listening(port, p)
+        _probe(ctx, port, self.proto, p)
+        return port, p
+
+
+class NginxProxy(Target):
+    """nginx 1.22 as a reverse proxy: one worker, upstream keepalive, HTTP/1.1 to the backend,
+    X-Forwarded-For added."""
+    name = "nginx"
+
+    def __init__(self, proto: str = "h1"):
+        self.proto = proto
+
+    def start(self, ctx, backend_port, mode):
+        port = procs.free_port()
+        d = os.path.join(ctx.tmp, f"nginx-proxy-{mode}")
+        os.makedirs(d, exist_ok=True)
+        h2 = " http2" if self.proto == "h2c" else ""
+        conf = write(os.path.join(d, "nginx.conf"), f"""
+daemon off;
+master_process on;
+worker_processes 1;
+worker_rlimit_nofile 16384;
+pid {d}/nginx.pid;
+error_log {d}/error.log warn;
+events {{
+    worker_connections 8192;
+}}
+http {{
+    access_log off;
+    keepalive_requests 100000000;
+    keepalive_timeout 60s;
+    client_body_temp_path {d}/body;
+    proxy_temp_path {d}/proxy;
+    upstream b {{
+        server 127.0.0.1:{backend_port};
+        keepalive 64;
+        keepalive_requests 100000000;
+        keepalive_timeout 60s;
+    }}
+    server {{
+        listen 127.0.0.1:{port}{h2} backlog=4096;
+        location / {{
+            proxy_pass http://b;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+        }}
+    }}
+}}
+""")
+        p = procs.start(f"nginx-proxy-{mode}", ["nginx", "-p", d, "-c", conf, "-e", f"{d}/error.log"],
+                        ctx.proxy_cpu, ctx.tmp)
+        procs.wait_listening(port, p)
+        _probe(ctx, port, self.proto, p)
+        return port, p
+
+
+FULCRUM_HTTP_TOML = """
+[runtime]
+workers = 1
+pin_workers = false
+
+[log]
+level = "warn"
+connections = false
+
+[[listener]]
+name = "bench"
+bind = "127.0.0.1:{port}"
+protocol = "http"
+cluster = "b"
+access_log = "off"
+
+[[cluster]]
+name = "b"
+backends = ["127.0.0.1:{backend_port}"]
+"""
+
+
+class FulcrumHttp(Target):
+    """Fulcrum, one worker, protocol http (HTTP/1.1 and h2c on the same port, by the preface),
+    defaults otherwise: Via, X-Forwarded-For/-Proto/-Host and x-request-id added, a pool of up
+    to 64 idle backend connections; no access log; pinned with taskset (pin_workers = false)."""
+    name = "fulcrum"
+
+    def __init__(self, proto: str = "h1"):
+        self.proto = proto
+
+    def available(self, ctx):
+        return ctx.fulcrum.reason if ctx.fulcrum.binary is None else ""
+
+    def start(self, ctx, backend_port, mode):
+        port = procs.free_port()
+        d = os.path.join(ctx.tmp, f"fulcrum-{mode}")
+        os.makedirs(d, exist_ok=True)
+        cfg = write(os.path.join(d, "fulcrum.toml"), FULCRUM_HTTP_TOML.format(port=port, backend_port=backend_port))
+        p = procs.start(f"fulcrum-{mode}", [ctx.fulcrum.binary, "run", "-c", cfg], ctx.proxy_cpu, ctx.tmp)
+        procs.wait_listening(port, p)
+        _probe(ctx, port, self.proto, p)
+        return port, p
+
+
+def http_targets(proto: str, direct: bool = True) -> list[Target]:
+    t = [HaproxyHttp(proto), NginxProxy(proto), FulcrumHttp(proto)]
+    return ([DirectHttp(proto)] if direct else []) + t

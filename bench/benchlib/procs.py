@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -196,17 +197,89 @@ def wait_listening(port: int, proc: Proc | None, timeout: float = 10.0) -> None:
     raise RuntimeError(f"nothing listening on 127.0.0.1:{port} after {timeout:.0f}s")
 
 
-def http_probe(port: int, timeout: float = 3.0) -> str:
-    """One HTTP/1.1 GET; returns the status line (raises on failure)."""
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
-        s.sendall(b"GET / HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n")
-        data = b""
-        while True:
-            chunk = s.recv(4096)
-            if not chunk:
-                break
-            data += chunk
+def http_probe(port: int, timeout: float = 3.0, body: str | None = None) -> str:
+    """One HTTP/1.1 GET; returns the status line (raises on failure or, if `body` is given,
+    when the response body differs). The response ends at Content-Length, or at EOF without one."""
+    data = b""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+            s.sendall(b"GET / HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n")
+            while True:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+                head, sep, rest = data.partition(b"\r\n\r\n")
+                if sep:
+                    m = re.search(rb"(?im)^content-length:\s*(\d+)\s*$", head)
+                    if m and len(rest) >= int(m.group(1)):
+                        break
+    except OSError as e:
+        got = f"; got {data[:60]!r}" if data else ""
+        raise RuntimeError(f"HTTP/1.1 probe of 127.0.0.1:{port}: {e or type(e).__name__}{got}")
     line = data.split(b"\r\n", 1)[0].decode(errors="replace")
     if not line.startswith("HTTP/1.1 200"):
         raise RuntimeError(f"unexpected HTTP answer: {line!r}")
+    if body is not None:
+        got = data.split(b"\r\n\r\n", 1)[-1]
+        if got != body.encode():
+            raise RuntimeError(f"unexpected HTTP/1.1 response body: {got[:80]!r} (expected {body!r})")
     return line
+
+
+def h2c_probe(port: int, body: str, timeout: float = 5.0) -> None:
+    """One cleartext HTTP/2 GET (prior knowledge) with nghttp; raises unless 200 with `body`."""
+    argv = ["nghttp", "-v", "-t", f"{max(1, round(timeout))}s", f"http://127.0.0.1:{port}/"]
+    try:
+        r = subprocess.run(argv, capture_output=True, timeout=timeout + 5)
+    except subprocess.TimeoutExpired:
+        raise RuntimeError(f"h2c probe: nghttp got no answer in {timeout:.0f}s")
+    out = r.stdout.decode(errors="replace")
+    if ":status: 200" not in out:
+        status = [l.strip() for l in out.splitlines() if ":status:" in l]
+        raise RuntimeError("h2c probe: " + (status[0] if status else f"no response (nghttp exit {r.returncode}: "
+                                            f"{one_line(out[-200:] + r.stderr.decode(errors='replace')[-200:])})"))
+    if body not in out:
+        raise RuntimeError(f"h2c probe: 200 but body {body!r} not found")
+
+
+def socket_inodes(pids: list[int]) -> set[int]:
+    """Inodes of the sockets open in these processes (from /proc/PID/fd)."""
+    out = set()
+    for pid in pids:
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                link = os.readlink(f"/proc/{pid}/fd/{fd}")
+            except OSError:
+                continue
+            if link.startswith("socket:["):
+                out.add(int(link[8:-1]))
+    return out
+
+
+def tcp_established(local_port: int | None = None, remote_port: int | None = None,
+                    inodes: set[int] | None = None) -> int:
+    """ESTABLISHED TCP sockets on this host (IPv4 and IPv6) with the given local and/or remote port,
+    and (if given) one of these inodes (see socket_inodes)."""
+    n = 0
+    for path in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(path) as f:
+                next(f)
+                for line in f:
+                    parts = line.split()
+                    if parts[3] != "01":
+                        continue
+                    lp = int(parts[1].rsplit(":", 1)[1], 16)
+                    rp = int(parts[2].rsplit(":", 1)[1], 16)
+                    if inodes is not None and int(parts[9]) not in inodes:
+                        continue
+                    if (local_port is None or lp == local_port) and (remote_port is None or rp == remote_port):
+                        n += 1
+        except OSError:
+            pass
+    return n

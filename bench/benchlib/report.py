@@ -14,9 +14,11 @@ from .runner import ScenarioResult, SuiteResult
 DASH = "—"
 
 
-def fmt(v: float | None) -> str:
+def fmt(v: float | None, integer: bool = False) -> str:
     if v is None:
         return DASH
+    if integer:
+        return f"{v:,.0f}"
     a = abs(v)
     if a >= 1000:
         return f"{v:,.0f}"
@@ -47,6 +49,15 @@ def _table(header: list[str], rows: list[list[str]], align: list[str] | None = N
     return "\n".join(lines)
 
 
+def _missing(sr: ScenarioResult, t: str) -> str:
+    """The cell of a target with no value: why (see the notes)."""
+    if t in sr.unavailable and not any(s.target == t for s in sr.samples):
+        return "errors" if sr.unavailable[t].startswith("failed warm-up") else "unavailable"
+    if any(s.error for s in sr.samples if s.target == t):
+        return "errors"
+    return DASH
+
+
 def summary_table(res: SuiteResult) -> str:
     suite = res.suite
     targets = []
@@ -66,12 +77,12 @@ def summary_table(res: SuiteResult) -> str:
             row = [f"({sr.scenario.key}) {sr.scenario.title}" if first else "", f"{m.label} ({m.unit})"]
             first = False
             for t in targets:
-                if t not in sr.targets:
+                if t not in sr.targets or (m.proxy_only and t == "direct"):
                     row.append(DASH)
-                elif t in sr.unavailable and not sr.values(t, m.key):
-                    row.append("n/a")
+                elif not sr.values(t, m.key):
+                    row.append(_missing(sr, t))
                 else:
-                    row.append(fmt(sr.median(t, m.key)))
+                    row.append(fmt(sr.median(t, m.key), m.integer))
             if has_subject:
                 for b in baselines:
                     if m.better == "info" or (m.proxy_only and b == "direct"):
@@ -91,7 +102,12 @@ def checks_table(res: SuiteResult) -> tuple[str, list[dict]]:
             continue
         m = next(m for m in sr.scenario.metrics if m.key == c.metric)
         r = ratio(sr.median(c.subject, c.metric), sr.median(c.baseline, c.metric))
-        verdict = "n/a" if r is None else ("PASS" if c.passes(r) else "FAIL")
+        if r is None:
+            why = [f"{t} {_missing(sr, t)}" for t in (c.subject, c.baseline)
+                   if t in sr.targets and not sr.values(t, c.metric)]
+            verdict = "n/a" + (f" ({', '.join(why)})" if why else "")
+        else:
+            verdict = "PASS" if c.passes(r) else "FAIL"
         goal = f"({c.scenario}) " + c.describe(m.label)
         rows.append([goal, fmt_ratio(r), verdict])
         out.append({"goal": goal, "ratio": r, "verdict": verdict})
@@ -107,14 +123,16 @@ def rounds_table(sr: ScenarioResult) -> str:
         foreign = s.cpu.get("foreign_pct")
         note = one_line(s.error)
         errs = s.raw.get("errors") if isinstance(s.raw, dict) else None
-        if errs:
+        if errs and not s.error:
             note = (note + "; " if note else "") + f"{errs} socket/HTTP errors"
+        if isinstance(s.raw, dict) and s.raw.get("note"):
+            note = (note + "; " if note else "") + one_line(str(s.raw["note"]))
         if s.cpu.get("proxy_cpu_source") == "stat":
             note = (note + "; " if note else "") + "proxy CPU from /proc/PID/stat (threads exited)"
         attempts = s.raw.get("attempts", 1) if isinstance(s.raw, dict) else 1
         if attempts > 1:
             note = (note + "; " if note else "") + f"measured {attempts}× (other load)"
-        rows.append([str(s.round), s.target, *[fmt(s.metrics.get(m.key)) for m in keys], busy or DASH,
+        rows.append([str(s.round), s.target, *[fmt(s.metrics.get(m.key), m.integer) for m in keys], busy or DASH,
                      DASH if foreign is None else f"{max(0.0, foreign):.0f}", note])
     return _table(header, rows, ["r", "l"] + ["r"] * (len(keys) + 2) + ["l"])
 
@@ -146,6 +164,13 @@ def markdown(res: SuiteResult, meta: dict) -> str:
     for sr in res.scenarios:
         for t, why in sr.unavailable.items():
             notes.append(f"({sr.scenario.key}) {t} unavailable: {one_line(why)}")
+        for t in sr.targets:
+            errs = [s for s in sr.samples if s.target == t and s.error]
+            if errs:
+                seen = list(dict.fromkeys(one_line(s.error) for s in errs))
+                n_all = sum(1 for s in sr.samples if s.target == t)
+                notes.append(f"({sr.scenario.key}) {t}: {len(errs)} of {n_all} rounds failed"
+                             f"{' (not in the medians)' if len(errs) < n_all else ''}: " + " / ".join(seen[:3]))
     foreign = [s.cpu["foreign_pct"] for sr in res.scenarios for s in sr.samples if "foreign_pct" in s.cpu]
     if foreign and max(foreign) > 15:
         notes.append(f"other processes used up to {max(foreign):.0f}% of a core during some runs "

@@ -96,13 +96,44 @@ def _measure(ctx: Ctx, sc: Scenario, target: str, rnd: int, port: int, proxy: pr
     return s
 
 
+def _measure_custom(ctx: Ctx, sc: Scenario, target: str, rnd: int, port: int, proxy: procs.Proc | None,
+                    backend_port: int, seconds: float) -> Sample:
+    """A round of a scenario with its own measure function (memory, syscall counts)."""
+    s = Sample(target, rnd)
+    t0 = time.monotonic()
+    try:
+        s.raw = sc.measure(ctx, target, port, proxy, backend_port, seconds)
+    except Exception as e:
+        s.error = str(e)
+        return s
+    wall = time.monotonic() - t0
+    s.cpu = {"wall_s": wall}
+    try:
+        s.metrics = sc.derive(s.raw, None, wall)
+    except Exception as e:
+        s.error = f"derive: {e}"
+        return s
+    if proxy is not None and not proxy.alive():
+        s.error = f"{target} exited with code {proxy.popen.returncode} during the run"
+    return s
+
+
 def run_scenario(ctx: Ctx, sc: Scenario, rounds: int, seconds: float, warmup: float,
                  only: list[str] | None, max_other_pct: float = 25.0, retries: int = 1,
                  settle: float = 0.5) -> ScenarioResult:
     names = [t.name for t in sc.targets if not only or t.name in only]
+    by_name = {t.name: t for t in sc.targets}
     res = ScenarioResult(sc, names)
+    if sc.max_rounds:
+        rounds = min(rounds, sc.max_rounds)
     log(f"scenario ({sc.key}) {sc.title}: starting backend")
-    backend_port, backend = sc.backend(ctx)
+    try:
+        backend_port, backend = sc.backend(ctx)
+    except Exception as e:
+        log(f"scenario ({sc.key}): backend did not start: {e}")
+        for n in names:
+            res.unavailable[n] = f"the backend did not start: {e}"
+        return res
     running: dict[str, tuple[int, procs.Proc | None]] = {}
     try:
         for t in sc.targets:
@@ -131,13 +162,26 @@ def run_scenario(ctx: Ctx, sc: Scenario, rounds: int, seconds: float, warmup: fl
         for rnd in range(1, rounds + 1):
             for name in [n for n in names if n in running]:
                 port, proxy = running[name]
+                if sc.fresh_per_round and proxy is not None:
+                    # e.g. memory: a process that has held N connections keeps some of that memory.
+                    proxy.stop()
+                    del running[name]
+                    try:
+                        port, proxy = by_name[name].start(ctx, backend_port, sc.mode)
+                    except Exception as e:
+                        res.unavailable[name] = f"did not start again for round {rnd}: {e}"
+                        continue
+                    running[name] = (port, proxy)
                 # A sample during which other processes (someone's build) took more than
                 # max_other_pct of a core is measured again, up to `retries` times.
                 # The quietest attempt is kept.
                 best = None
                 for attempt in range(retries + 1):
                     time.sleep(settle)
-                    s = _measure(ctx, sc, name, rnd, port, proxy, backend, seconds)
+                    if sc.measure is not None:
+                        s = _measure_custom(ctx, sc, name, rnd, port, proxy, backend_port, seconds)
+                    else:
+                        s = _measure(ctx, sc, name, rnd, port, proxy, backend, seconds)
                     other = s.cpu.get("foreign_pct", 0.0)
                     if s.error:
                         best = s
@@ -165,9 +209,12 @@ def run_scenario(ctx: Ctx, sc: Scenario, rounds: int, seconds: float, warmup: fl
 
 
 def run_suite(ctx: Ctx, suite: Suite, rounds: int, seconds: float, warmup: float,
-              only: list[str] | None, max_other_pct: float = 25.0, retries: int = 1) -> SuiteResult:
+              only: list[str] | None, max_other_pct: float = 25.0, retries: int = 1,
+              scenarios: list[str] | None = None) -> SuiteResult:
     out = SuiteResult(suite, [], time.time())
     for sc in suite.scenarios:
+        if scenarios and sc.key not in scenarios:
+            continue
         out.scenarios.append(run_scenario(ctx, sc, rounds, seconds, warmup, only, max_other_pct, retries))
     out.finished = time.time()
     return out

@@ -104,8 +104,18 @@ pub(crate) struct Scanner {
 
 impl Scanner {
     pub(crate) fn new(mode: Mode) -> Self {
+        // Heads are common and have fields; trailer sections are rare.
+        let marks = if mode == Mode::Fields {
+            Vec::new()
+        } else {
+            Vec::with_capacity(32)
+        };
+        Scanner::fresh(mode, marks)
+    }
+
+    fn fresh(mode: Mode, marks: Vec<u32>) -> Self {
         Scanner {
-            marks: Vec::with_capacity(32),
+            marks,
             finished: false,
             mode,
             state: State::LineStart,
@@ -125,10 +135,7 @@ impl Scanner {
     pub(crate) fn restart(&mut self) {
         let mut marks = std::mem::take(&mut self.marks);
         marks.clear();
-        *self = Scanner {
-            marks,
-            ..Scanner::new(self.mode)
-        };
+        *self = Scanner::fresh(self.mode, marks);
     }
 
     /// The colon and CR offsets of each field line of the head the last scan finished.
