@@ -8,6 +8,7 @@ use crate::model::{
     HttpLimits, HttpTimeouts, LogConfig, LogFormat, Milli, OutlierConfig, PoolConfig, Protocol,
     RelayMode, RetryConfig, RetryOn, RuntimeConfig, UpstreamProtocol,
 };
+use crate::model::{ClientAuthMode, TlsVersion};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
@@ -104,6 +105,84 @@ pub const MANAGED_HEADERS: &[&str] = &[
     "keep-alive",
     "proxy-connection",
 ];
+
+// tls of a [[listener]] (protocol = "https" or "tls")
+pub const TLS_MIN_VERSION: TlsVersion = TlsVersion::Tls12;
+/// `alpn` of an https listener when none is given; a tls listener offers none by default.
+pub const HTTPS_ALPN: &[&str] = &["h2", "http/1.1"];
+/// ALPN protocol names are 1 ..= this many bytes (RFC 7301).
+pub const ALPN_MAX_LEN: usize = 255;
+pub const SESSION_TICKETS: bool = true;
+pub const SESSION_CACHE: usize = 4096;
+pub const SESSION_CACHE_MAX: i64 = 1_000_000;
+pub const EARLY_DATA: bool = false;
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+pub const CLIENT_AUTH_MODE: ClientAuthMode = ClientAuthMode::Required;
+/// Also what `subject_header = true` means.
+pub const CLIENT_SUBJECT_HEADER: &str = "x-client-subject";
+/// Also what `fingerprint_header = true` means.
+pub const CLIENT_FINGERPRINT_HEADER: &str = "x-client-fingerprint";
+/// The cipher suites `ciphers` may name (rustls's names, those of its ring provider) and the
+/// TLS version of each. `fulcrum-tls` checks that this list matches rustls.
+pub const TLS_CIPHERS: &[(&str, TlsVersion)] = &[
+    ("TLS13_AES_256_GCM_SHA384", TlsVersion::Tls13),
+    ("TLS13_AES_128_GCM_SHA256", TlsVersion::Tls13),
+    ("TLS13_CHACHA20_POLY1305_SHA256", TlsVersion::Tls13),
+    ("TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384", TlsVersion::Tls12),
+    ("TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", TlsVersion::Tls12),
+    (
+        "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
+        TlsVersion::Tls12,
+    ),
+    ("TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384", TlsVersion::Tls12),
+    ("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", TlsVersion::Tls12),
+    (
+        "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+        TlsVersion::Tls12,
+    ),
+];
+/// OpenSSL's names for the same suites, for a hint when one is given.
+pub const OPENSSL_CIPHER_NAMES: &[(&str, &str)] = &[
+    ("TLS_AES_256_GCM_SHA384", "TLS13_AES_256_GCM_SHA384"),
+    ("TLS_AES_128_GCM_SHA256", "TLS13_AES_128_GCM_SHA256"),
+    (
+        "TLS_CHACHA20_POLY1305_SHA256",
+        "TLS13_CHACHA20_POLY1305_SHA256",
+    ),
+    (
+        "ECDHE-ECDSA-AES256-GCM-SHA384",
+        "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+    ),
+    (
+        "ECDHE-ECDSA-AES128-GCM-SHA256",
+        "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+    ),
+    (
+        "ECDHE-ECDSA-CHACHA20-POLY1305",
+        "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
+    ),
+    (
+        "ECDHE-RSA-AES256-GCM-SHA384",
+        "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+    ),
+    (
+        "ECDHE-RSA-AES128-GCM-SHA256",
+        "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+    ),
+    (
+        "ECDHE-RSA-CHACHA20-POLY1305",
+        "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+    ),
+];
+
+// sni_routes of a tcp [[listener]] (passthrough)
+pub const SNI_PEEK_TIMEOUT: Duration = Duration::from_secs(5);
+pub const SNI_MAX_HELLO: u64 = 16 * 1024;
+pub const SNI_MAX_HELLO_MIN: u64 = 1024;
+pub const SNI_MAX_HELLO_MAX: u64 = 1024 * 1024;
+
+// tls of a [[cluster]]
+pub const CLUSTER_TLS_VERIFY: bool = true;
 
 // [cluster.pool]
 pub const POOL_MAX_IDLE: usize = 64;

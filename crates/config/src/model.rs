@@ -29,6 +29,15 @@ impl Config {
     pub fn listener(&self, name: &str) -> Option<&ListenerConfig> {
         self.listeners.iter().find(|l| l.name == name)
     }
+
+    /// The directory relative paths in the config (certificates, keys, CA bundles) are
+    /// relative to: the config file's, or the current directory when there is no file.
+    pub fn base_dir(&self) -> PathBuf {
+        match self.source.as_ref().and_then(|s| s.parent()) {
+            Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+            _ => PathBuf::from("."),
+        }
+    }
 }
 
 /// `[admin]`: the admin HTTP listener.
@@ -86,9 +95,12 @@ pub struct ListenerConfig {
     pub bind: SocketAddr,
     pub protocol: Protocol,
     /// Name of a cluster that exists in the same config. For a tcp listener, where every
-    /// connection goes. For an http listener, requests are routed by `http.routes` alone; this
-    /// is its catch-all cluster when the file gives `cluster` (also the last route), otherwise
-    /// the cluster of its first route. [`ListenerConfig::clusters`] lists every cluster used.
+    /// connection goes; with SNI routes (`sni`), connections are routed by them and
+    /// `sni.default` alone, and this is the default when the file gives `cluster`, otherwise
+    /// the cluster of the first SNI route. For an http listener, requests are routed by
+    /// `http.routes` alone; this is its catch-all cluster when the file gives `cluster` (also
+    /// the last route), otherwise the cluster of its first route.
+    /// [`ListenerConfig::clusters`] lists every cluster used.
     pub cluster: String,
     pub backlog: u32,
     /// Open connections at most (across all workers); at the limit the listener stops accepting.
@@ -104,6 +116,13 @@ pub struct ListenerConfig {
     pub proxy_protocol_from: Vec<Cidr>,
     /// HTTP settings; `Some` exactly when `protocol` is `Http`.
     pub http: Option<HttpListenerConfig>,
+    /// TLS termination: `Some` for `protocol = "https"` (the model has `Http` and this) and
+    /// `protocol = "tls"` (`Tcp` and this). The transport and the protocol it carries are
+    /// separate: every HTTP key applies to https, every tcp key to tls.
+    pub tls: Option<TlsListenerConfig>,
+    /// SNI passthrough: route a TLS connection by the server name in its ClientHello without
+    /// terminating it. Only on tcp listeners without `tls`.
+    pub sni: Option<SniConfig>,
 }
 
 /// An IP network, `10.0.0.0/8` or `::1/128` (a bare address means a single host).
@@ -271,6 +290,120 @@ pub struct HeaderRules {
     pub remove: Vec<String>,
 }
 
+/// `tls` of a listener: TLS termination (rustls).
+///
+/// Paths are as written in the file; relative ones are relative to the directory of the config
+/// file ([`Config::base_dir`]). Validation checks their shape only; the files are read by the
+/// tls crate (`fulcrum_tls::check` reports unreadable or invalid ones).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TlsListenerConfig {
+    /// At least one. The names each serves come from its SANs; the first is the default, served
+    /// when the client sends no SNI or a name no certificate has.
+    pub certificates: Vec<CertificateConfig>,
+    pub min_version: TlsVersion,
+    /// rustls suite names (`"TLS13_AES_128_GCM_SHA256"`); empty: rustls's defaults.
+    pub ciphers: Vec<String>,
+    /// ALPN protocols offered, in preference order; empty: no ALPN.
+    pub alpn: Vec<String>,
+    /// Stateless resumption with session tickets (keys rotated automatically).
+    pub session_tickets: bool,
+    /// Ticket keys from this file, so that instances sharing it resume each other's sessions.
+    pub ticket_key_file: Option<PathBuf>,
+    /// Server-side session cache entries (stateful resumption); 0: off.
+    pub session_cache: usize,
+    /// Accept TLS 1.3 early data (0-RTT); https only, and then only for safe methods.
+    pub early_data: bool,
+    /// A handshake not finished in this time is abandoned.
+    #[serde(with = "crate::units::serde_duration")]
+    pub handshake_timeout: Duration,
+    /// Client certificates (mTLS); `None`: none asked for.
+    pub client_auth: Option<ClientAuthConfig>,
+}
+
+/// One certificate chain and its private key (PEM files).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CertificateConfig {
+    /// The chain, end-entity certificate first.
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    /// A DER OCSP response to staple; reloaded when it changes.
+    pub ocsp: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub enum TlsVersion {
+    #[serde(rename = "1.2")]
+    Tls12,
+    #[serde(rename = "1.3")]
+    Tls13,
+}
+
+/// `client_auth` of a tls listener.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ClientAuthConfig {
+    /// CA bundle (PEM) client certificates are verified against.
+    pub ca: PathBuf,
+    pub mode: ClientAuthMode,
+    /// Header carrying the verified subject to the backend (https only); `None`: not sent.
+    pub subject_header: Option<String>,
+    /// Header carrying the certificate's SHA-256 fingerprint (https only); `None`: not sent.
+    pub fingerprint_header: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientAuthMode {
+    /// A handshake without a valid client certificate fails.
+    Required,
+    /// A client may send no certificate; one it sends must be valid.
+    Optional,
+}
+
+/// `sni_routes` of a tcp listener: passthrough routing on the ClientHello's server name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SniConfig {
+    /// Exact names first, then the longest matching wildcard; file order otherwise.
+    pub routes: Vec<SniRoute>,
+    /// Where a hello with no server name, or one no route matches, goes; `None`: it is closed.
+    pub default: Option<String>,
+    /// Time to receive the whole ClientHello.
+    #[serde(with = "crate::units::serde_duration")]
+    pub peek_timeout: Duration,
+    /// ClientHello bytes at most (records included); a larger hello is refused.
+    pub max_hello: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SniRoute {
+    /// Lower-cased; `Suffix` for `*.example.com`, as for HTTP routes (one label or more).
+    pub server_name: HostMatch,
+    pub cluster: String,
+}
+
+/// `tls` of a cluster: TLS to the backends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ClusterTlsConfig {
+    /// CA bundle (PEM) the backends' certificates are verified against; `None`: the system's
+    /// roots.
+    pub ca: Option<PathBuf>,
+    /// SNI and the name verified; `None`: the backend's IP address (verified against an IP
+    /// SAN, and no SNI is sent).
+    pub server_name: Option<String>,
+    /// A client certificate for mTLS to the backends.
+    pub client_cert: Option<ClientCertConfig>,
+    /// ALPN protocols offered; by default `["h2"]` when `protocol = "h2"`, else none.
+    pub alpn: Vec<String>,
+    /// Verify the backends' certificates. `false` is for tests only: anyone on the path can
+    /// impersonate a backend.
+    pub verify: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ClientCertConfig {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
 impl ListenerConfig {
     /// What a listening socket depends on. Two listeners with equal socket keys can share the
     /// same socket across a reload.
@@ -279,7 +412,7 @@ impl ListenerConfig {
     }
 
     /// Every cluster this listener sends traffic to, each once, in route order (for a tcp
-    /// listener, just `cluster`).
+    /// listener, just `cluster`; with SNI routes, theirs and then the default).
     pub fn clusters(&self) -> Vec<&str> {
         let mut out = vec![self.cluster.as_str()];
         if let Some(http) = &self.http {
@@ -290,15 +423,27 @@ impl ListenerConfig {
                 }
             }
         }
+        if let Some(sni) = &self.sni {
+            out.clear();
+            let routes = sni.routes.iter().map(|r| r.cluster.as_str());
+            for cluster in routes.chain(sni.default.as_deref()) {
+                if !out.contains(&cluster) {
+                    out.push(cluster);
+                }
+            }
+        }
         out
     }
 }
 
+/// What a listener carries. Whether it is wrapped in TLS is [`ListenerConfig::tls`]: the
+/// file's `protocol = "https"` is `Http` with `tls`, `"tls"` is `Tcp` with `tls`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Protocol {
     Tcp,
-    /// HTTP/1.1 and HTTP/2 cleartext (prior knowledge) on the same port.
+    /// HTTP/1.1 and HTTP/2 cleartext (prior knowledge) on the same port; with `tls`, HTTP/1.1
+    /// and HTTP/2 chosen by ALPN.
     Http,
 }
 
@@ -339,6 +484,8 @@ pub struct ClusterConfig {
     /// falls below this (in thousandths).
     pub priority_threshold: Milli,
     pub persistence: Option<Persistence>,
+    /// TLS to the backends; `None`: plain TCP.
+    pub tls: Option<ClusterTlsConfig>,
 }
 
 /// A ratio in thousandths (0.2 -> 200), so configs compare and hash exactly.

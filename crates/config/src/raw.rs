@@ -84,6 +84,65 @@ pub(crate) struct RawListener {
     pub limits: Option<Spanned<RawHttpLimits>>,
     pub error_responses: Option<Spanned<Entries<RawErrorResponse>>>,
     pub route: Option<Spanned<Vec<Spanned<RawRoute>>>>,
+    // TLS termination (https and tls only).
+    pub tls: Option<Spanned<RawListenerTls>>,
+    // SNI passthrough (tcp only).
+    pub sni_routes: Option<Spanned<Vec<Spanned<RawSniRoute>>>>,
+    pub sni_peek_timeout: Option<Spanned<String>>,
+    pub sni_max_hello: Option<Spanned<IntOrStr>>,
+}
+
+/// `tls` of a listener.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawListenerTls {
+    pub certificates: Option<Spanned<Vec<Spanned<RawCertificate>>>>,
+    pub min_version: Option<Spanned<String>>,
+    pub ciphers: Option<Spanned<Vec<Spanned<String>>>>,
+    pub alpn: Option<Spanned<Vec<Spanned<String>>>>,
+    pub session_tickets: Option<Spanned<bool>>,
+    pub ticket_key_file: Option<Spanned<String>>,
+    pub session_cache: Option<Spanned<i64>>,
+    pub early_data: Option<Spanned<bool>>,
+    pub handshake_timeout: Option<Spanned<String>>,
+    pub client_auth: Option<Spanned<RawClientAuth>>,
+}
+
+/// `{ cert = "a.pem", key = "a.key", ocsp = "a.ocsp" }`; `client_cert` has no `ocsp`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawCertificate {
+    pub cert: Option<Spanned<String>>,
+    pub key: Option<Spanned<String>>,
+    pub ocsp: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawClientAuth {
+    pub ca: Option<Spanned<String>>,
+    pub mode: Option<Spanned<String>>,
+    pub subject_header: Option<Spanned<BoolOrStr>>,
+    pub fingerprint_header: Option<Spanned<BoolOrStr>>,
+}
+
+/// `{ server_name = "a.example.com", cluster = "a" }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSniRoute {
+    pub server_name: Option<Spanned<String>>,
+    pub cluster: Option<Spanned<String>>,
+}
+
+/// `tls` of a cluster.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawClusterTls {
+    pub ca: Option<Spanned<String>>,
+    pub server_name: Option<Spanned<String>>,
+    pub client_cert: Option<Spanned<RawCertificate>>,
+    pub alpn: Option<Spanned<Vec<Spanned<String>>>>,
+    pub verify: Option<Spanned<bool>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -170,6 +229,7 @@ pub(crate) struct RawCluster {
     pub retry: Option<Spanned<RawRetry>>,
     pub limits: Option<Spanned<RawCircuitLimits>>,
     pub persistence: Option<Spanned<RawPersistence>>,
+    pub tls: Option<Spanned<RawClusterTls>>,
 }
 
 #[derive(Debug, Deserialize)]

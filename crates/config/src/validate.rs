@@ -9,7 +9,10 @@
 mod cross;
 mod http;
 mod resilience;
+mod tls;
 mod values;
+
+use tls::Transport;
 
 use crate::defaults as d;
 use crate::error::{ConfigError, Diagnostic, ErrorKind, Source};
@@ -133,10 +136,17 @@ impl Validator<'_> {
             bind.and_then(|b| self.addr(b.get_ref(), b.span(), &at("bind"), LISTENER_PORT_ZERO));
         // None: an invalid protocol, already reported; the protocol-specific keys are then
         // not checked, as they could only add noise.
+        // `"https"` is HTTP over TLS, `"tls"` TCP over TLS (see the model's doc).
         let protocol = match &l.protocol {
-            None => Some(d::PROTOCOL),
-            Some(p) => (self.choice(Some(p), &at("protocol"), k::PROTOCOL))
-                .map(|i| [Protocol::Tcp, Protocol::Http][i]),
+            None => Some((d::PROTOCOL, Transport::Plain)),
+            Some(p) => (self.choice(Some(p), &at("protocol"), k::PROTOCOL)).map(|i| {
+                [
+                    (Protocol::Tcp, Transport::Plain),
+                    (Protocol::Http, Transport::Plain),
+                    (Protocol::Http, Transport::Terminated),
+                    (Protocol::Tcp, Transport::Terminated),
+                ][i]
+            }),
         };
         let backlog = self.int(l.backlog.as_ref(), &at("backlog"), k::BACKLOG);
         let max_conns = self.int(
@@ -152,26 +162,49 @@ impl Validator<'_> {
         let keepalive = self.keepalive(l.tcp_keepalive.as_ref(), &at("tcp_keepalive"));
         let proxy_protocol_from =
             self.cidrs(l.proxy_protocol_from.as_ref(), &at("proxy_protocol_from"));
-        let (cluster, http) = match protocol? {
+        let (protocol, transport) = protocol?;
+        let terminated = transport == Transport::Terminated;
+        let (cluster, http, sni) = match protocol {
             Protocol::Tcp => {
-                self.http_only_keys(&path, l);
-                let cluster = self.required(&l.cluster, &span, &path, "cluster", k::CLUSTER_REF);
-                (cluster.map(|c| c.get_ref().clone()), None)
+                self.http_only_keys(&path, l, terminated);
+                let sni = if terminated {
+                    self.sni_only_keys(&path, l);
+                    Some(None)
+                } else {
+                    self.sni(&path, l)
+                };
+                // With SNI routes, `cluster` is the default and may be left out; the model's
+                // `cluster` is then the first route's.
+                let first_route = (l.sni_routes.as_ref())
+                    .filter(|_| !terminated)
+                    .and_then(|r| r.get_ref().first())
+                    .and_then(|r| r.get_ref().cluster.as_ref());
+                let cluster = match (&l.cluster, first_route) {
+                    (Some(c), _) | (None, Some(c)) => Some(c),
+                    (None, None) if !terminated && l.sni_routes.is_some() => None,
+                    (None, None) if self.was_dropped(&at("sni_routes")) => None,
+                    (None, None) => {
+                        self.required(&l.cluster, &span, &path, "cluster", k::CLUSTER_REF)
+                    }
+                };
+                (cluster.map(|c| c.get_ref().clone()), None, sni)
             }
             Protocol::Http => {
+                self.sni_only_keys(&path, l);
                 let http = self.http_listener(&path, &span, l);
                 // The catch-all cluster, else the first route's (see the model's doc).
                 let cluster = http.routes.first().map(|r| r.cluster.clone());
                 let cluster = (l.cluster.as_ref())
                     .map(|c| c.get_ref().clone())
                     .or(cluster);
-                (cluster, Some(http))
+                (cluster, Some(http), Some(None))
             }
         };
+        let tls = self.listener_tls(&path, &span, l, protocol, transport);
         Some(ListenerConfig {
             name: name?,
             bind: bind?,
-            protocol: protocol?,
+            protocol,
             cluster: cluster?,
             backlog: backlog.map_or(d::BACKLOG, |n| n as u32),
             max_connections: max_conns.map_or(d::MAX_CONNECTIONS, |n| n as usize),
@@ -180,6 +213,8 @@ impl Validator<'_> {
             tcp_keepalive: keepalive,
             proxy_protocol_from: proxy_protocol_from?,
             http,
+            tls,
+            sni: sni?,
         })
     }
 
@@ -255,6 +290,7 @@ impl Validator<'_> {
             &at("priority_threshold"),
             k::RATIO,
         );
+        let tls = self.cluster_tls(&at("tls"), c.tls.as_ref(), protocol, c.protocol.is_some());
         let backends = self.required(&c.backends, &span, &path, "backends", Kind::Backends);
         let backends = backends.and_then(|b| self.backends(b, &at("backends")));
         Some(ClusterConfig {
@@ -279,6 +315,7 @@ impl Validator<'_> {
             local_zone,
             priority_threshold: priority_threshold.unwrap_or(d::PRIORITY_THRESHOLD),
             persistence: self.persistence(c.persistence.as_ref(), &at("persistence")),
+            tls: tls?,
         })
     }
 

@@ -125,7 +125,7 @@ backends = ["127.0.0.1:5432"]
  --> /etc/fulcrum.toml:3:1
   |
 3 | bnd = "127.0.0.1:5433"
-  | ^^^ expected one of `name`, `bind`, `protocol`, `cluster`, `backlog`, `max_connections`, `idle_timeout`, `tcp_nodelay`, `tcp_keepalive`, `proxy_protocol_from`, `forwarded`, `via`, `request_id`, `access_log`, `timeouts`, `limits`, `error_responses`, `route`; did you mean `bind`?"##,
+  | ^^^ expected one of `name`, `bind`, `protocol`, `cluster`, `backlog`, `max_connections`, `idle_timeout`, `tcp_nodelay`, `tcp_keepalive`, `proxy_protocol_from`, `forwarded`, `via`, `request_id`, `access_log`, `timeouts`, `limits`, `error_responses`, `route`, `tls`, `sni_routes`, `sni_peek_timeout`, `sni_max_hello`; did you mean `bind`?"##,
     },
     Case {
         name: "unknown_top_level_key",
@@ -936,7 +936,7 @@ error: unknown key `clster` in listener[0]
  --> /etc/fulcrum.toml:7:1
   |
 7 | clster = "pg"
-  | ^^^^^^ expected one of `name`, `bind`, `protocol`, `cluster`, `backlog`, `max_connections`, `idle_timeout`, `tcp_nodelay`, `tcp_keepalive`, `proxy_protocol_from`, `forwarded`, `via`, `request_id`, `access_log`, `timeouts`, `limits`, `error_responses`, `route`; did you mean `cluster`?
+  | ^^^^^^ expected one of `name`, `bind`, `protocol`, `cluster`, `backlog`, `max_connections`, `idle_timeout`, `tcp_nodelay`, `tcp_keepalive`, `proxy_protocol_from`, `forwarded`, `via`, `request_id`, `access_log`, `timeouts`, `limits`, `error_responses`, `route`, `tls`, `sni_routes`, `sni_peek_timeout`, `sni_max_hello`; did you mean `cluster`?
 
 error: invalid value for cluster[0].backends[1].weight: found `0`, expected an integer in 1..=1000
   --> /etc/fulcrum.toml:11:69
@@ -1034,11 +1034,11 @@ backends = ["127.0.0.1:9000"]
 "##,
         kind: ErrorKind::InvalidValue,
         key: "listener[0].protocol",
-        expected: r##"error: invalid value for listener[0].protocol: found `"htp"`, expected one of "tcp", "http"
+        expected: r##"error: invalid value for listener[0].protocol: found `"htp"`, expected one of "tcp", "http", "https", "tls"
  --> /etc/fulcrum.toml:4:12
   |
 4 | protocol = "htp"
-  |            ^^^^^ expected one of "tcp", "http"; did you mean "http"?"##,
+  |            ^^^^^ expected one of "tcp", "http", "https", "tls"; did you mean "http"?"##,
     },
     Case {
         name: "route_as_table",

@@ -61,6 +61,8 @@ fn pg_listener() -> ListenerConfig {
         tcp_keepalive: Some(secs(60)),
         proxy_protocol_from: vec![],
         http: None,
+        tls: None,
+        sni: None,
     }
 }
 
@@ -112,6 +114,7 @@ fn cluster(name: &str, balance: Balance, backends: Vec<BackendConfig>) -> Cluste
         local_zone: None,
         priority_threshold: 700,
         persistence: None,
+        tls: None,
     }
 }
 
@@ -265,6 +268,8 @@ backends = ["192.0.2.1:80"]
             tcp_keepalive: None,
             proxy_protocol_from: vec![],
             http: None,
+            tls: None,
+            sni: None,
         }
     );
     assert_eq!(cfg.listeners[1].tcp_keepalive, Some(secs(7200)));
@@ -584,6 +589,8 @@ fn full_http_listener_parses_into_the_expected_model() {
                 },
             ],
         }),
+        tls: None,
+        sni: None,
     };
     assert_eq!(cfg.listeners, vec![expected]);
     assert_eq!(cfg.listeners[0].clusters(), ["api", "www"]);
@@ -861,6 +868,7 @@ fn full_resilience_cluster_parses_into_the_expected_model() {
             name: "srv".into(),
             max_age: Some(secs(3600)),
         }),
+        tls: None,
     };
     assert_eq!(cfg.clusters, vec![expected]);
 }

@@ -1,2 +1,42 @@
-//! TLS for Fulcrum (placeholder; being written).
+//! TLS for Fulcrum, with rustls (ring): everything about TLS except moving the bytes.
+//!
+//! What this crate owns:
+//! - [`store`]: certificate chains and keys from PEM files, the names each serves (SANs),
+//!   and the rustls certificate resolver that picks one by SNI and key type, reloadable;
+//! - [`server`]: a listener's `ServerConfig` ([`ServerTls`]): versions, suites, ALPN, session
+//!   tickets (rotating, or from a shared key file) and cache, 0-RTT, client certificates,
+//!   reload and a file-change poll, and the bounded handshake;
+//! - [`client`]: a cluster's `ClientConfig` for its backends ([`ClientTls`]);
+//! - [`peek`] and [`sni`]: the server name of a ClientHello read without terminating TLS, and
+//!   the cluster it routes to (passthrough);
+//! - [`identity`]: subject and fingerprint of a client certificate, for headers;
+//! - [`check()`]: every TLS file of a config loaded and reported on, for `fulcrum check`;
+//! - [`Prefixed`]: bytes already read (after a PROXY header) put back in front of a stream.
+//!
+//! The proxy crate does the I/O: it calls [`ServerTls::accept`] on accepted connections,
+//! [`peek::read_client_hello`] on passthrough listeners and [`ClientTls::connect`] on backend
+//! connections.
+
 #![forbid(unsafe_code)]
+
+mod check;
+pub mod client;
+mod error;
+pub mod files;
+pub mod identity;
+pub mod peek;
+mod prefixed;
+pub mod server;
+pub mod sni;
+pub mod store;
+pub mod tickets;
+mod watch;
+
+pub use check::check;
+pub use client::ClientTls;
+pub use error::TlsError;
+pub use identity::ClientIdentity;
+pub use peek::{Peek, PeekError, peek_sni};
+pub use prefixed::Prefixed;
+pub use server::{AcceptError, Accepted, ServerTls};
+pub use sni::SniRouter;

@@ -97,7 +97,7 @@ pub(crate) const BUFFER_SIZE: Kind = Kind::Size {
 };
 pub(crate) const LOG_LEVEL: Kind = Kind::Str("a non-empty tracing filter like \"info\"");
 pub(crate) const LOG_FORMAT: Kind = Kind::Choice(&["text", "json"]);
-pub(crate) const PROTOCOL: Kind = Kind::Choice(&["tcp", "http"]);
+pub(crate) const PROTOCOL: Kind = Kind::Choice(&["tcp", "http", "https", "tls"]);
 pub(crate) const CLUSTER_REF: Kind = Kind::Str("the name of a [[cluster]]");
 pub(crate) const BACKLOG: Kind = Kind::Int {
     min: 1,
@@ -244,6 +244,40 @@ pub(crate) const PERSISTENCE_KIND: Kind = Kind::Choice(&["cookie", "source_ip"])
 pub(crate) const COOKIE_NAME: Kind =
     Kind::Str("a cookie name of letters, digits and !#$%&'*+-.^_`|~");
 
+pub(crate) const FILE: Kind = Kind::Str("a file path");
+pub(crate) const CERTIFICATES: Kind = Kind::Tables {
+    what: "an array of tables like [{ cert = \"a.pem\", key = \"a.key\" }]",
+    fields: CERTIFICATE,
+};
+pub(crate) const TLS_VERSION: Kind = Kind::Choice(&["1.2", "1.3"]);
+pub(crate) const CIPHERS: Kind =
+    Kind::Strs("an array of cipher suite names like [\"TLS13_AES_128_GCM_SHA256\"]");
+pub(crate) const CIPHER: Kind =
+    Kind::Str("a cipher suite name like \"TLS13_AES_128_GCM_SHA256\" (rustls's names)");
+pub(crate) const ALPN: Kind =
+    Kind::Strs("an array of ALPN protocol names like [\"h2\", \"http/1.1\"]");
+pub(crate) const ALPN_ID: Kind =
+    Kind::Str("an ALPN protocol name of 1 to 255 visible ASCII characters");
+pub(crate) const HTTPS_ALPN_ID: Kind = Kind::Choice(&["h2", "http/1.1"]);
+pub(crate) const SESSION_CACHE: Kind = Kind::Int {
+    min: 0,
+    max: d::SESSION_CACHE_MAX,
+};
+pub(crate) const CLIENT_AUTH_MODE: Kind = Kind::Choice(&["required", "optional"]);
+pub(crate) const IDENTITY_HEADER: Kind = Kind::OrFalse(&HEADER_NAME);
+pub(crate) const SNI_ROUTES: Kind = Kind::Tables {
+    what: "an array of tables like [{ server_name = \"a.example.com\", cluster = \"a\" }]",
+    fields: SNI_ROUTE,
+};
+pub(crate) const SERVER_NAME: Kind =
+    Kind::Str("a server name like \"a.example.com\" or \"*.example.com\"");
+pub(crate) const SNI_MAX_HELLO: Kind = Kind::Size {
+    min: d::SNI_MAX_HELLO_MIN,
+    max: d::SNI_MAX_HELLO_MAX,
+};
+pub(crate) const BACKEND_NAME: Kind =
+    Kind::Str("a DNS name like \"backend.internal\" or an IP address");
+
 pub(crate) const ADMIN: &[Field] = &[f("listen", ADDR)];
 
 pub(crate) const RUNTIME: &[Field] = &[
@@ -279,6 +313,49 @@ pub(crate) const LISTENER: &[Field] = &[
     f("limits", Kind::Table(HTTP_LIMITS)),
     f("error_responses", ERROR_RESPONSES),
     f("route", Kind::TableArray(ROUTE)),
+    f("tls", Kind::Table(LISTENER_TLS)),
+    f("sni_routes", SNI_ROUTES),
+    f("sni_peek_timeout", NONZERO_DURATION),
+    f("sni_max_hello", SNI_MAX_HELLO),
+];
+
+/// `tls` of a listener (`protocol = "https"` or `"tls"`).
+pub(crate) const LISTENER_TLS: &[Field] = &[
+    f("certificates", CERTIFICATES),
+    f("min_version", TLS_VERSION),
+    f("ciphers", CIPHERS),
+    f("alpn", ALPN),
+    f("session_tickets", Kind::Bool),
+    f("ticket_key_file", FILE),
+    f("session_cache", SESSION_CACHE),
+    f("early_data", Kind::Bool),
+    f("handshake_timeout", NONZERO_DURATION),
+    f("client_auth", Kind::Table(CLIENT_AUTH)),
+];
+
+pub(crate) const CERTIFICATE: &[Field] = &[f("cert", FILE), f("key", FILE), f("ocsp", FILE)];
+
+pub(crate) const CLIENT_CERT: &[Field] = &[f("cert", FILE), f("key", FILE)];
+
+pub(crate) const CLIENT_AUTH: &[Field] = &[
+    f("ca", FILE),
+    f("mode", CLIENT_AUTH_MODE),
+    f("subject_header", IDENTITY_HEADER),
+    f("fingerprint_header", IDENTITY_HEADER),
+];
+
+pub(crate) const SNI_ROUTE: &[Field] = &[f("server_name", SERVER_NAME), f("cluster", CLUSTER_REF)];
+
+/// The keys of `[[listener]]` for SNI passthrough (tcp listeners only).
+pub(crate) const SNI_ONLY: &[&str] = &["sni_routes", "sni_peek_timeout", "sni_max_hello"];
+
+/// `tls` of a cluster.
+pub(crate) const CLUSTER_TLS: &[Field] = &[
+    f("ca", FILE),
+    f("server_name", BACKEND_NAME),
+    f("client_cert", Kind::Table(CLIENT_CERT)),
+    f("alpn", ALPN),
+    f("verify", Kind::Bool),
 ];
 
 /// The keys of `[[listener]]` that only an http listener has.
@@ -359,6 +436,7 @@ pub(crate) const CLUSTER: &[Field] = &[
     f("retry", Kind::Table(RETRY)),
     f("limits", Kind::Table(CIRCUIT_LIMITS)),
     f("persistence", Kind::Table(PERSISTENCE)),
+    f("tls", Kind::Table(CLUSTER_TLS)),
 ];
 
 pub(crate) const BACKEND: &[Field] = &[

@@ -82,7 +82,8 @@ fn cluster_refs(raw: &RawConfig, src: Source<'_>, out: &mut Vec<Diagnostic>) {
     }
 }
 
-/// Every cluster reference: each listener's `cluster` and each route's, with its key path.
+/// Every cluster reference: each listener's `cluster`, each route's and each SNI route's,
+/// with its key path.
 fn references(raw: &RawConfig) -> Vec<(String, &Spanned<String>)> {
     let mut out = Vec::new();
     for (i, l) in raw.listener.iter().enumerate() {
@@ -93,6 +94,16 @@ fn references(raw: &RawConfig) -> Vec<(String, &Spanned<String>)> {
         for (j, r) in l.route.iter().flat_map(|r| r.get_ref().iter()).enumerate() {
             if let Some(cluster) = &r.get_ref().cluster {
                 out.push((format!("listener[{i}].route[{j}].cluster"), cluster));
+            }
+        }
+        for (j, r) in l
+            .sni_routes
+            .iter()
+            .flat_map(|r| r.get_ref().iter())
+            .enumerate()
+        {
+            if let Some(cluster) = &r.get_ref().cluster {
+                out.push((format!("listener[{i}].sni_routes[{j}].cluster"), cluster));
             }
         }
     }
@@ -106,6 +117,8 @@ struct User {
     /// Its name, or its path when it has none.
     name: String,
     http: bool,
+    /// `"tcp"` or `"tls"` for a listener that relays bytes.
+    kind: &'static str,
     /// Line of the reference.
     line: usize,
 }
@@ -117,15 +130,19 @@ fn cluster_users(raw: &RawConfig, src: Source<'_>, out: &mut Vec<Diagnostic>) {
         let l = l.get_ref();
         let path = format!("listener[{i}]");
         // A listener with an invalid protocol was reported; what it may use is unknown.
-        let http = match l.protocol.as_ref().map(|p| p.get_ref().as_str()) {
-            None | Some("tcp") => false,
-            Some("http") => true,
+        let (http, kind) = match l.protocol.as_ref().map(|p| p.get_ref().as_str()) {
+            None | Some("tcp") => (false, "tcp"),
+            Some("tls") => (false, "tls"),
+            Some("http" | "https") => (true, "http"),
             Some(_) => continue,
         };
         let name = l.name.as_ref().map_or(&path, |n| n.get_ref());
         let mut refs: Vec<&Spanned<String>> = l.cluster.iter().collect();
         if http {
             let routes = l.route.iter().flat_map(|r| r.get_ref().iter());
+            refs.extend(routes.filter_map(|r| r.get_ref().cluster.as_ref()));
+        } else if kind == "tcp" {
+            let routes = l.sni_routes.iter().flat_map(|r| r.get_ref().iter());
             refs.extend(routes.filter_map(|r| r.get_ref().cluster.as_ref()));
         }
         for r in refs {
@@ -135,6 +152,7 @@ fn cluster_users(raw: &RawConfig, src: Source<'_>, out: &mut Vec<Diagnostic>) {
                     path: path.clone(),
                     name: name.clone(),
                     http,
+                    kind,
                     line: src.line_of(r.span().start),
                 },
             ));
@@ -152,12 +170,13 @@ fn cluster_users(raw: &RawConfig, src: Source<'_>, out: &mut Vec<Diagnostic>) {
         let Some(tcp) = using.iter().find(|u| !u.http) else {
             continue;
         };
-        let tcp_note = format!("{} (line {}) is a tcp listener", tcp.path, tcp.line);
+        let kind = tcp.kind;
+        let tcp_note = format!("{} (line {}) is a {kind} listener", tcp.path, tcp.line);
         if let Some(p) = &c.protocol
             && p.get_ref() == "h2"
         {
             let message = format!(
-                "cluster `{name}` has protocol = \"h2\" but tcp listener `{}` uses it",
+                "cluster `{name}` has protocol = \"h2\" but {kind} listener `{}` uses it",
                 tcp.name
             );
             let label =
@@ -169,7 +188,7 @@ fn cluster_users(raw: &RawConfig, src: Source<'_>, out: &mut Vec<Diagnostic>) {
             && needs_http(key.get_ref())
         {
             let message = format!(
-                "cluster `{name}` hashes `{}` but tcp listener `{}` uses it",
+                "cluster `{name}` hashes `{}` but {kind} listener `{}` uses it",
                 key.get_ref(),
                 tcp.name
             );
@@ -189,8 +208,12 @@ fn cluster_users(raw: &RawConfig, src: Source<'_>, out: &mut Vec<Diagnostic>) {
                 [one] => ("", format!("`{one}`")),
                 many => ("s", backticked(many)),
             };
+            let relays = match using.iter().all(|u| u.kind == "tls") {
+                true => "tls",
+                false => "tcp",
+            };
             let message = format!(
-                "cluster `{name}` has cookie persistence but only tcp listener{s} {listed} use{} it",
+                "cluster `{name}` has cookie persistence but only {relays} listener{s} {listed} use{} it",
                 if s.is_empty() { "s" } else { "" }
             );
             let label = format!("{tcp_note}: it cannot set cookies; use kind = \"source_ip\"");

@@ -79,8 +79,8 @@ impl Validator<'_> {
         }
     }
 
-    /// Reports each HTTP-only key of a tcp listener.
-    pub(super) fn http_only_keys(&mut self, path: &str, l: &RawListener) {
+    /// Reports each HTTP-only key of a tcp (or, when `tls`, a tls) listener.
+    pub(super) fn http_only_keys(&mut self, path: &str, l: &RawListener, tls: bool) {
         let given: [(&str, Option<Range<usize>>); 8] = [
             ("forwarded", l.forwarded.as_ref().map(Spanned::span)),
             ("via", l.via.as_ref().map(Spanned::span)),
@@ -96,10 +96,14 @@ impl Validator<'_> {
         ];
         debug_assert!(given.iter().map(|g| g.0).eq(k::HTTP_ONLY.iter().copied()));
         let note = setting(path, "protocol", l.protocol.as_ref(), "tcp");
+        let (wanted, which) = match tls {
+            false => ("http", "http"),
+            true => ("https", "http and https"),
+        };
         for (key, span) in given {
             let Some(span) = span else { continue };
-            let message = format!("`{key}` in {path} needs protocol = \"http\"");
-            let label = format!("only http listeners have `{key}`; {note}");
+            let message = format!("`{key}` in {path} needs protocol = \"{wanted}\"");
+            let label = format!("only {which} listeners have `{key}`; {note}");
             self.conflict(span, &format!("{path}.{key}"), message, label);
         }
     }

@@ -196,10 +196,8 @@ async fn respond(
         add_via(&mut parts.headers, Version::HTTP_2);
     }
     route.response_rules.apply(&mut parts.headers);
-    if let (Some(name), false) = (&ctx.http.request_id, log.request_id.is_empty())
-        && let Ok(v) = HeaderValue::from_str(&log.request_id)
-    {
-        parts.headers.insert(name.clone(), v);
+    if let (Some(name), Some(id)) = (&ctx.http.request_id, &req.request_id) {
+        parts.headers.insert(name.clone(), id.clone());
     }
     if !keep {
         parts

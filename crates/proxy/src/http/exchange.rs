@@ -40,7 +40,7 @@ pub(crate) struct Req {
     pub(crate) version: Version,
     pub(crate) framing: Framing,
     pub(crate) keep_alive: bool,
-    pub(crate) request_id: Option<String>,
+    pub(crate) request_id: Option<HeaderValue>,
 }
 
 /// Serves one request; returns whether the client connection may carry another.
@@ -58,7 +58,9 @@ pub(crate) async fn run(c: &mut Conn<'_>, mut head: RequestHead, first_byte: Ins
         .request_id
         .as_ref()
         .map(|n| ensure_request_id(&mut head.headers, n));
-    log.request_id = request_id.clone().unwrap_or_default();
+    if logging && let Some(id) = &request_id {
+        log.request_id = id.to_str().unwrap_or("").to_owned();
+    }
     let req = Req {
         method: head.method.clone(),
         version: head.version,
@@ -182,11 +184,18 @@ fn rewrite(
         let pq = head.uri.path_and_query().map_or("/", |pq| pq.as_str());
         target = pq.parse::<Uri>().unwrap_or_else(|_| Uri::from_static("/"));
     }
+    let host_value = match (head.headers.get(HOST), authority) {
+        (Some(h), Some(a)) if h.as_bytes() == a.as_bytes() => Some(h.clone()),
+        (_, Some(a)) => HeaderValue::from_str(a).ok(),
+        (_, None) => None,
+    };
     let forwarding = Forwarding {
         mode: c.http.forwarded,
         client: c.peer.ip(),
         proto: "http",
         host: authority,
+        client_value: c.peer_value.clone(),
+        host_value,
     };
     add_forwarding(&mut head.headers, &forwarding);
     if c.http.via {
@@ -209,7 +218,7 @@ fn rewrite(
 async fn fail(c: &Conn<'_>, cause: Cause, req: &Req, log: &mut Access) -> bool {
     let keep = req.keep_alive && req.framing == Framing::None && !c.worker.is_draining();
     let id = match (&c.http.request_id, &req.request_id) {
-        (Some(name), Some(id)) => Some((name.as_str(), id.as_str())),
+        (Some(name), Some(id)) => id.to_str().ok().map(|id| (name.as_str(), id)),
         _ => None,
     };
     let mut out = Vec::with_capacity(256);
@@ -676,10 +685,8 @@ fn rewrite_response(
         add_via(&mut head.headers, head.version);
     }
     route.response_rules.apply(&mut head.headers);
-    if let (Some(name), Some(id)) = (&c.http.request_id, &req.request_id)
-        && let Ok(v) = HeaderValue::from_str(id)
-    {
-        head.headers.insert(name.clone(), v);
+    if let (Some(name), Some(id)) = (&c.http.request_id, &req.request_id) {
+        head.headers.insert(name.clone(), id.clone());
     }
     if !keep && !head.tunnel {
         head.headers

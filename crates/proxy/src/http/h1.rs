@@ -29,6 +29,8 @@ pub(crate) struct Conn<'a> {
     pub(crate) worker: &'a WorkerCtx,
     /// Bytes read from the client and not used yet (the next request, pipelined).
     pub(crate) buf: BytesMut,
+    /// The client's address as a header value, made once for X-Forwarded-For.
+    pub(crate) peer_value: Option<http::HeaderValue>,
 }
 
 /// The shared, read-only parts of a [`Conn`], to hand around while its buffer is borrowed.
@@ -71,6 +73,7 @@ pub(crate) async fn serve(
     let Some(http) = listener.http.clone() else {
         return;
     };
+    let peer_value = http::HeaderValue::from_str(&peer.ip().to_string()).ok();
     let mut conn = Conn {
         client: &client,
         peer,
@@ -78,6 +81,7 @@ pub(crate) async fn serve(
         http: &http,
         worker: &worker,
         buf,
+        peer_value,
     };
     loop {
         let (head, first_byte) = match read_head(&mut conn).await {

@@ -96,6 +96,7 @@ async fn handle(ctx: &H2Ctx, req: Request<Incoming>) -> Response<Body> {
         .request_id
         .as_ref()
         .map(|n| ensure_request_id(&mut parts.headers, n));
+    let request_id = request_id.and_then(|v| v.to_str().ok().map(str::to_owned));
     log.request_id = request_id.clone().unwrap_or_default();
     let response = match route_and_send(ctx, parts, body, &mut log).await {
         Ok(resp) => resp,
@@ -179,6 +180,8 @@ fn rewrite_request(
         client: ctx.peer.ip(),
         proto: "http",
         host: authority,
+        client_value: None,
+        host_value: authority.and_then(|a| HeaderValue::from_str(a).ok()),
     };
     add_forwarding(&mut parts.headers, &forwarding);
     if ctx.http.via {

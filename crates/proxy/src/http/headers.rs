@@ -14,20 +14,30 @@ static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-prot
 static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 static FORWARDED: HeaderName = HeaderName::from_static("forwarded");
 
-/// Hop-by-hop fields (RFC 9110 §7.6.1) never forwarded, plus those the Connection field names.
-const HOP_BY_HOP: [&str; 8] = [
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-    "proxy-authenticate",
-];
+static KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
+static PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
 
-/// Removes hop-by-hop fields and the framing fields (the sender re-frames the body).
+/// Whether a field is hop-by-hop (RFC 9110 §7.6.1) or framing (the sender re-frames the
+/// body): never forwarded as is.
+fn hop_by_hop(name: &HeaderName) -> bool {
+    use http::header::{PROXY_AUTHENTICATE, TE, TRAILER};
+    *name == CONNECTION
+        || *name == CONTENT_LENGTH
+        || *name == TRANSFER_ENCODING
+        || *name == UPGRADE
+        || *name == TE
+        || *name == TRAILER
+        || *name == PROXY_AUTHENTICATE
+        || *name == KEEP_ALIVE
+        || *name == PROXY_CONNECTION
+}
+
+/// Removes hop-by-hop fields, the fields the Connection field names, and the framing fields.
+/// One pass over the names first: most messages carry none, and then nothing is removed.
 pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    if !headers.keys().any(hop_by_hop) {
+        return;
+    }
     let named: Vec<HeaderName> = headers
         .get_all(CONNECTION)
         .iter()
@@ -38,10 +48,10 @@ pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
     for name in named {
         headers.remove(name);
     }
-    for name in HOP_BY_HOP {
+    let present: Vec<HeaderName> = headers.keys().filter(|n| hop_by_hop(n)).cloned().collect();
+    for name in present {
         headers.remove(name);
     }
-    headers.remove(CONTENT_LENGTH);
 }
 
 /// Writes the framing fields for a body framed as `framing` toward the next hop.
@@ -71,19 +81,28 @@ pub(crate) struct Forwarding<'a> {
     pub(crate) client: IpAddr,
     pub(crate) proto: &'static str,
     pub(crate) host: Option<&'a str>,
+    /// `client` as a field value, made once per connection (the common case: no earlier
+    /// X-Forwarded-For to append to).
+    pub(crate) client_value: Option<HeaderValue>,
+    /// `host` as the client sent it (a cheap clone of its Host field).
+    pub(crate) host_value: Option<HeaderValue>,
 }
 
 /// Adds X-Forwarded-For/-Proto/-Host and/or `Forwarded` as configured. Existing
 /// X-Forwarded-For and Forwarded values are kept and the client appended.
 pub(crate) fn add_forwarding(headers: &mut HeaderMap, f: &Forwarding<'_>) {
     if matches!(f.mode, ForwardedMode::XForwarded | ForwardedMode::Both) {
-        append_list(headers, &X_FORWARDED_FOR, &f.client.to_string());
-        headers.insert(&X_FORWARDED_PROTO, HeaderValue::from_static(f.proto));
-        if let Some(host) = f.host
+        match &f.client_value {
+            Some(v) if !headers.contains_key(&X_FORWARDED_FOR) => {
+                headers.insert(X_FORWARDED_FOR.clone(), v.clone());
+            }
+            _ => append_list(headers, &X_FORWARDED_FOR, &f.client.to_string()),
+        }
+        headers.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static(f.proto));
+        if let Some(host) = f.host_value.clone()
             && !headers.contains_key(&X_FORWARDED_HOST)
-            && let Ok(v) = HeaderValue::from_str(host)
         {
-            headers.insert(&X_FORWARDED_HOST, v);
+            headers.insert(X_FORWARDED_HOST.clone(), host);
         }
     }
     if matches!(f.mode, ForwardedMode::Rfc7239 | ForwardedMode::Both) {
@@ -111,7 +130,11 @@ pub(crate) fn add_via(headers: &mut HeaderMap, version: Version) {
         Version::HTTP_2 => "2.0 fulcrum",
         _ => "1.1 fulcrum",
     };
-    append_list(headers, &VIA, hop);
+    if headers.contains_key(VIA) {
+        append_list(headers, &VIA, hop);
+    } else {
+        headers.insert(VIA, HeaderValue::from_static(hop));
+    }
 }
 
 /// Appends `item` to a comma-separated list field, merging existing lines into one.
@@ -130,26 +153,31 @@ fn append_list(headers: &mut HeaderMap, name: &HeaderName, item: &str) {
 }
 
 /// The request id: the client's if it sent one (a sane one), else a fresh one, set on the
-/// request. Returns the value for logs.
-pub(crate) fn ensure_request_id(headers: &mut HeaderMap, name: &HeaderName) -> String {
-    if let Some(id) = headers.get(name).and_then(|v| v.to_str().ok())
+/// request. Returns the value (a cheap clone) for the response and the logs.
+pub(crate) fn ensure_request_id(headers: &mut HeaderMap, name: &HeaderName) -> HeaderValue {
+    if let Some(id) = headers.get(name)
         && !id.is_empty()
         && id.len() <= 128
+        && id.to_str().is_ok()
     {
-        return id.to_string();
+        return id.clone();
     }
     let id = new_request_id();
-    if let Ok(v) = HeaderValue::from_str(&id) {
-        headers.insert(name.clone(), v);
-    }
+    headers.insert(name.clone(), id.clone());
     id
 }
 
 /// 128 random bits as 32 hex digits.
-fn new_request_id() -> String {
-    let a = fulcrum_balance::rand::thread_rand();
-    let b = fulcrum_balance::rand::thread_rand();
-    format!("{a:016x}{b:016x}")
+fn new_request_id() -> HeaderValue {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = [0u8; 32];
+    let words = [fulcrum_balance::rand::thread_rand(), fulcrum_balance::rand::thread_rand()];
+    for (i, byte) in out.iter_mut().enumerate() {
+        let word = words[i / 16];
+        *byte = HEX[((word >> (60 - 4 * (i % 16))) & 0xf) as usize];
+    }
+    HeaderValue::from_maybe_shared(bytes::Bytes::copy_from_slice(&out))
+        .unwrap_or(HeaderValue::from_static("-"))
 }
 
 /// Lower-case host without port, from an authority (`Example.COM:8080` -> `example.com`).
@@ -194,6 +222,8 @@ mod tests {
             client: "::1".parse().unwrap(),
             proto: "http",
             host: Some("example.com"),
+            client_value: None,
+            host_value: Some(HeaderValue::from_static("example.com")),
         };
         add_forwarding(&mut h, &f);
         assert_eq!(h["x-forwarded-for"], "10.0.0.1, ::1");
@@ -215,7 +245,8 @@ mod tests {
         let mut h = HeaderMap::new();
         let made = ensure_request_id(&mut h, &name);
         assert_eq!(made.len(), 32);
-        assert_eq!(h[&name], made.as_str());
+        assert!(made.as_bytes().iter().all(u8::is_ascii_hexdigit));
+        assert_eq!(h[&name], made);
         assert_eq!(ensure_request_id(&mut h, &name), made);
     }
 }
