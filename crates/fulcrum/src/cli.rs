@@ -45,10 +45,16 @@ pub struct DemoArgs {
 /// `fulcrum check`.
 pub fn check(path: &Path) -> ExitCode {
     match fulcrum_config::load(path) {
-        Ok(_) => {
-            println!("config ok: {}", path.display());
-            ExitCode::SUCCESS
-        }
+        Ok(config) => match fulcrum_proxy::TlsSet::build(&config, None) {
+            Ok(_) => {
+                println!("config ok: {}", path.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        },
         Err(e) => {
             eprintln!("{e}");
             ExitCode::FAILURE

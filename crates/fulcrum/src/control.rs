@@ -49,6 +49,7 @@ pub fn run(
         }
         // Active health checks: one prober per process, following reloads on its own.
         tokio::spawn(fulcrum_proxy::health::run(Arc::clone(&server)));
+        tokio::spawn(watch_certificates(Arc::clone(&server)));
         ready(&server);
         let deadline = wait_for_stop(&server, path.as_deref(), &levels).await?;
         tracing::info!(deadline = ?deadline, open = server.active_connections(), "stopping: draining connections");
@@ -58,6 +59,21 @@ pub fn run(
         tracing::info!("stopped");
         Ok(())
     })
+}
+
+/// Reloads TLS certificates whose files changed, every few seconds.
+async fn watch_certificates(server: Arc<Server>) {
+    loop {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        for (listener, result) in server.reload_tls_if_changed() {
+            match result {
+                Ok(()) => tracing::info!(listener, "TLS certificates reloaded"),
+                Err(e) => {
+                    tracing::error!(listener, error = %e, "TLS reload failed, keeping the old certificates")
+                }
+            }
+        }
+    }
 }
 
 /// Handles signals until one asks to stop; returns how long to drain.

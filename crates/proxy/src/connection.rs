@@ -2,11 +2,13 @@
 //! protocol header if the peer is trusted to send one, then hand it to the TCP relay or the
 //! HTTP code.
 
+use crate::http::{ClientIo, Halves, TlsClient, TlsInfo, serve_h2_io};
 use crate::listener::{ListenerRuntime, Permit};
 use crate::proxy_protocol::{self, Decoded, ProxyHeader};
 use crate::worker::WorkerCtx;
 use bytes::BytesMut;
 use fulcrum_config::Protocol;
+use fulcrum_tls::server::ServerTls;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
@@ -44,11 +46,17 @@ pub(crate) async fn serve(
     } else {
         peer
     };
+    if let Some(tls) = listener.tls.clone() {
+        return Box::pin(serve_tls(stream, peer, listener, worker, buf, tls)).await;
+    }
     // Each protocol's future is boxed: this function's own state stays small, and a
     // connection carries only the state of the protocol it speaks (an idle HTTP/1.1
     // connection does not pay for the HTTP/2 server's).
     match listener.config.protocol {
-        Protocol::Tcp => Box::pin(crate::tcp::serve(stream, peer, &listener, &worker, buf)).await,
+        Protocol::Tcp => {
+            let client = ClientIo::Tcp(stream);
+            Box::pin(crate::tcp::serve(client, peer, &listener, &worker, buf)).await
+        }
         Protocol::Http => {
             if is_h2(&stream, &mut buf).await {
                 Box::pin(crate::http::serve_h2(stream, peer, listener, worker, buf)).await;
@@ -61,6 +69,62 @@ pub(crate) async fn serve(
                     buf,
                 )
                 .await;
+            }
+        }
+    }
+}
+
+/// Terminates TLS (bytes already read, if any, are replayed into the handshake), then serves
+/// the protocol inside: HTTP/2 when ALPN chose `h2`, HTTP/1.1 otherwise, or a TCP relay.
+async fn serve_tls(
+    stream: TcpStream,
+    peer: SocketAddr,
+    listener: Arc<ListenerRuntime>,
+    worker: Arc<WorkerCtx>,
+    buf: BytesMut,
+    tls: Arc<ServerTls>,
+) {
+    let Ok(local) = stream.local_addr() else {
+        return;
+    };
+    let accepted = match tls
+        .accept(fulcrum_tls::Prefixed::new(buf.to_vec(), stream))
+        .await
+    {
+        Ok(accepted) => accepted,
+        Err(e) => {
+            listener.stats.tls_handshake_errors.fetch_add(1, Relaxed);
+            tracing::debug!(client = %peer, reason = e.reason(), "TLS handshake failed");
+            return;
+        }
+    };
+    let session = accepted.stream.get_ref().1;
+    let h2 = session.alpn_protocol() == Some(b"h2");
+    let identity = fulcrum_tls::ClientIdentity::of(session);
+    match listener.config.protocol {
+        Protocol::Http if h2 => {
+            let info = TlsInfo { identity };
+            Box::pin(serve_h2_io(
+                accepted.stream,
+                peer,
+                listener,
+                worker,
+                Some(info),
+            ))
+            .await;
+        }
+        protocol => {
+            let io = Halves::new(accepted.stream);
+            let client = ClientIo::Tls(Box::new(TlsClient {
+                io,
+                local,
+                identity,
+            }));
+            let early = BytesMut::from(&accepted.early_data[..]);
+            if protocol == Protocol::Http {
+                Box::pin(crate::http::serve(client, peer, listener, worker, early)).await;
+            } else {
+                Box::pin(crate::tcp::serve(client, peer, &listener, &worker, early)).await;
             }
         }
     }

@@ -25,6 +25,7 @@ mod server;
 mod snapshot;
 mod stats;
 mod tcp;
+mod tls;
 mod upstream;
 mod worker;
 
@@ -34,3 +35,4 @@ pub use load::ClusterLoad;
 pub use server::{ReloadError, Server, StartError};
 pub use snapshot::Snapshot;
 pub use stats::{ListenerStats, ProcessStats};
+pub use tls::TlsSet;

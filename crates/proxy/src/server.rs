@@ -3,6 +3,7 @@
 use crate::listener::ListenerSlot;
 use crate::snapshot::Snapshot;
 use crate::stats::ProcessStats;
+use crate::tls::TlsSet;
 use crate::worker::{self, Command, SocketKey, Spec};
 use arc_swap::ArcSwap;
 use fulcrum_config::{Config, ConfigDiff};
@@ -22,6 +23,8 @@ pub enum StartError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error("TLS: {0}")]
+    Tls(String),
     #[error("cannot read the CPU affinity mask: {0}")]
     Affinity(std::io::Error),
     #[error("cannot start worker thread: {0}")]
@@ -37,6 +40,8 @@ pub enum ReloadError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error("TLS: {0}")]
+    Tls(String),
     #[error("the data plane is shutting down")]
     ShuttingDown,
 }
@@ -74,7 +79,8 @@ impl Server {
         let cpus = fulcrum_sys::affinity::allowed_cpus().map_err(StartError::Affinity)?;
         let count = config.runtime.workers.unwrap_or(cpus.len()).max(1);
         let pin = config.runtime.pin_workers;
-        let snapshot = Snapshot::build(config, None);
+        let tls = TlsSet::build(&config, None).map_err(StartError::Tls)?;
+        let snapshot = Snapshot::build_with_tls(config, None, &tls);
         let mut pending = Vec::new();
         for listener in &snapshot.listeners {
             let sockets = bind_all(&listener.config, count).map_err(|source| StartError::Bind {
@@ -159,7 +165,8 @@ impl Server {
         }
         let old = self.current.load_full();
         let diff = fulcrum_config::diff(&old.config, &config);
-        let snapshot = Snapshot::build(config, Some(&old));
+        let tls = TlsSet::build(&config, Some(&old)).map_err(ReloadError::Tls)?;
+        let snapshot = Snapshot::build_with_tls(config, Some(&old), &tls);
         let mut kept = HashMap::new();
         let mut fresh = Vec::new();
         for listener in &snapshot.listeners {
@@ -214,6 +221,20 @@ impl Server {
             }
         }
         lock(&self.slots).clear();
+    }
+
+    /// Re-reads certificates, keys and OCSP responses whose files changed, for every TLS
+    /// listener; a bad new file keeps the old ones serving. Returns what happened, by
+    /// listener, for the log.
+    pub fn reload_tls_if_changed(&self) -> Vec<(String, Result<(), String>)> {
+        self.snapshot()
+            .listeners
+            .iter()
+            .filter_map(|l| {
+                let result = l.tls.as_ref()?.reload_if_changed()?;
+                Some((l.config.name.clone(), result.map_err(|e| e.to_string())))
+            })
+            .collect()
     }
 
     /// Connections open now, over all listeners.

@@ -5,6 +5,7 @@ use crate::http::HttpRuntime;
 use crate::listener::ListenerRuntime;
 use crate::load::ClusterLoad;
 use crate::relay::Mode;
+use crate::tls::TlsSet;
 use fulcrum_config::{Config, RelayMode};
 use std::sync::Arc;
 
@@ -26,6 +27,11 @@ impl Snapshot {
     /// Builds the snapshot for `config`, reusing what `previous` already has: clusters keep
     /// their backends and counters, listeners keep their counters.
     pub fn build(config: Config, previous: Option<&Snapshot>) -> Snapshot {
+        Snapshot::build_with_tls(config, previous, &TlsSet::default())
+    }
+
+    /// [`Snapshot::build`] with the TLS objects built for `config` ([`TlsSet::build`]).
+    pub fn build_with_tls(config: Config, previous: Option<&Snapshot>, tls: &TlsSet) -> Snapshot {
         let clusters: Vec<Arc<ClusterRuntime>> = config
             .clusters
             .iter()
@@ -62,7 +68,7 @@ impl Snapshot {
                 let http = l
                     .http
                     .as_ref()
-                    .map(|h| Arc::new(HttpRuntime::build(h, resolve)));
+                    .map(|h| Arc::new(HttpRuntime::build(h, l.tls.as_ref(), resolve)));
                 let stats = previous
                     .and_then(|p| p.listener(&l.name))
                     .map(|old| Arc::clone(&old.stats))
@@ -79,6 +85,7 @@ impl Snapshot {
                     log_connections: config.log.connections,
                     http,
                     cluster_load,
+                    tls: tls.server(&l.name),
                 })
             })
             .collect();

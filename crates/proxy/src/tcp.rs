@@ -2,6 +2,7 @@
 //! count, and log one line when it closes.
 
 use crate::cluster::ClusterRuntime;
+use crate::http::{ClientIo, copy_both};
 use crate::listener::ListenerRuntime;
 use crate::load::Gauge;
 use crate::relay::{self, End, Outcome, Settings};
@@ -15,7 +16,7 @@ use tokio::net::TcpStream;
 
 /// Serves one accepted client to its end. Never fails: every outcome is counted and logged.
 pub(crate) async fn serve(
-    client: TcpStream,
+    client: ClientIo,
     peer: SocketAddr,
     listener: &ListenerRuntime,
     worker: &WorkerCtx,
@@ -73,7 +74,10 @@ pub(crate) async fn serve(
             error: Some(error),
         }
     } else {
-        let mut outcome = relay::run(&client, &upstream, settings).await;
+        let mut outcome = match client.tcp() {
+            Some(tcp) => relay::run(tcp, &upstream, settings).await,
+            None => relay_terminated(&client, &upstream, listener).await,
+        };
         outcome.up += early.len() as u64;
         outcome
     };
@@ -93,7 +97,7 @@ pub(crate) async fn serve(
 /// What the backend gets before the relay starts: a PROXY header if the cluster asks for one,
 /// then the bytes the client sent while its own PROXY header was read.
 async fn preamble(
-    client: &TcpStream,
+    client: &ClientIo,
     upstream: &TcpStream,
     cluster: &ClusterRuntime,
     peer: SocketAddr,
@@ -129,4 +133,16 @@ fn log_close(
         error = o.error.as_ref().map(tracing::field::display),
         "connection closed"
     );
+}
+
+/// The relay for a client whose TLS Fulcrum terminated: bytes are copied (no splice through
+/// TLS), both ways, until both sides are done or the idle timeout.
+async fn relay_terminated(client: &ClientIo, upstream: &TcpStream, l: &ListenerRuntime) -> Outcome {
+    let (up, down) = copy_both(client, upstream, l.config.idle_timeout).await;
+    Outcome {
+        up,
+        down,
+        end: End::ClientClosed,
+        error: None,
+    }
 }

@@ -189,10 +189,15 @@ fn rewrite(
         (_, Some(a)) => HeaderValue::from_str(a).ok(),
         (_, None) => None,
     };
+    super::set_client_cert_headers(
+        &mut head.headers,
+        &c.http.client_cert_headers,
+        c.client.identity(),
+    );
     let forwarding = Forwarding {
         mode: c.http.forwarded,
         client: c.peer.ip(),
-        proto: "http",
+        proto: c.client.scheme(),
         host: authority,
         client_value: c.peer_value.clone(),
         host_value,
@@ -717,6 +722,8 @@ async fn tunnel(c: &mut Conn<'_>, up: &TcpStream, ubuf: &BytesMut) {
         Some(client) => {
             let _ = relay::run(client, up, settings).await;
         }
-        None => copy_both(c.client, up, c.listener.config.idle_timeout).await,
+        None => {
+            copy_both(c.client, up, c.listener.config.idle_timeout).await;
+        }
     }
 }

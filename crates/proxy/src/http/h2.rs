@@ -38,6 +38,15 @@ struct H2Ctx {
     listener: Arc<ListenerRuntime>,
     worker: Arc<WorkerCtx>,
     http: Arc<HttpRuntime>,
+    /// `http`, or `https` when Fulcrum terminated TLS.
+    scheme: &'static str,
+    /// The verified client certificate, if any (mTLS).
+    identity: Option<fulcrum_tls::ClientIdentity>,
+}
+
+/// What a TLS client connection brings to the HTTP/2 code.
+pub(crate) struct TlsInfo {
+    pub(crate) identity: Option<fulcrum_tls::ClientIdentity>,
 }
 
 /// Serves an HTTP/2 client connection whose first bytes (the preface) are in `buf`.
@@ -48,17 +57,33 @@ pub(crate) async fn serve_h2(
     worker: Arc<WorkerCtx>,
     buf: BytesMut,
 ) {
+    serve_h2_io(Prefixed::new(buf, stream), peer, listener, worker, None).await;
+}
+
+/// Serves HTTP/2 over any byte stream: cleartext (the preface already read is replayed) or
+/// TLS that negotiated `h2` by ALPN.
+pub(crate) async fn serve_h2_io<IO>(
+    io: IO,
+    peer: SocketAddr,
+    listener: Arc<ListenerRuntime>,
+    worker: Arc<WorkerCtx>,
+    tls: Option<TlsInfo>,
+) where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let Some(http) = listener.http.clone() else {
         return;
     };
     let limits = h2guard::Limits::default();
-    let guard = H2Guard::new(Prefixed::new(buf, stream), limits.clone());
+    let guard = H2Guard::new(io, limits.clone());
     let report = guard.report();
     let ctx = Arc::new(H2Ctx {
         peer,
         listener: Arc::clone(&listener),
         worker: Arc::clone(&worker),
         http,
+        scheme: if tls.is_some() { "https" } else { "http" },
+        identity: tls.and_then(|t| t.identity),
     });
     let service = service_fn(move |req| {
         let ctx = Arc::clone(&ctx);
@@ -170,6 +195,8 @@ fn rewrite_request(
 ) {
     let trailers = parts.headers.get(TE).is_some_and(|v| v == "trailers");
     strip_hop_by_hop(&mut parts.headers);
+    let names = &ctx.http.client_cert_headers;
+    super::set_client_cert_headers(&mut parts.headers, names, ctx.identity.as_ref());
     if trailers {
         parts
             .headers
@@ -178,7 +205,7 @@ fn rewrite_request(
     let forwarding = Forwarding {
         mode: ctx.http.forwarded,
         client: ctx.peer.ip(),
-        proto: "http",
+        proto: ctx.scheme,
         host: authority,
         client_value: None,
         host_value: authority.and_then(|a| HeaderValue::from_str(a).ok()),

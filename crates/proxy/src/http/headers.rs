@@ -171,7 +171,10 @@ pub(crate) fn ensure_request_id(headers: &mut HeaderMap, name: &HeaderName) -> H
 fn new_request_id() -> HeaderValue {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut out = [0u8; 32];
-    let words = [fulcrum_balance::rand::thread_rand(), fulcrum_balance::rand::thread_rand()];
+    let words = [
+        fulcrum_balance::rand::thread_rand(),
+        fulcrum_balance::rand::thread_rand(),
+    ];
     for (i, byte) in out.iter_mut().enumerate() {
         let word = words[i / 16];
         *byte = HEX[((word >> (60 - 4 * (i % 16))) & 0xf) as usize];

@@ -77,7 +77,6 @@ pub(crate) struct Halves<S> {
 }
 
 impl<S: AsyncRead + AsyncWrite> Halves<S> {
-    #[allow(dead_code)] // used by TLS termination, wired in next.
     pub(crate) fn new(stream: S) -> Self {
         let (read, write) = tokio::io::split(stream);
         Halves {
@@ -104,22 +103,29 @@ impl<S: AsyncRead + AsyncWrite + Send> Wire for Halves<S> {
     }
 }
 
-/// The client side of an HTTP/1.1 connection.
-#[allow(dead_code)] // `Tls` is built by TLS termination, wired in next.
+/// A TLS connection from a client, as Fulcrum terminated it.
+pub(crate) type ServerStream = tokio_rustls::server::TlsStream<fulcrum_tls::Prefixed<TcpStream>>;
+
+/// A terminated TLS client: the stream in halves, the local address, and who the client
+/// proved to be (mTLS).
+pub(crate) struct TlsClient {
+    pub(crate) io: Halves<ServerStream>,
+    pub(crate) local: SocketAddr,
+    pub(crate) identity: Option<fulcrum_tls::ClientIdentity>,
+}
+
+/// The client side of a connection: plain TCP, or TLS Fulcrum terminated.
 pub(crate) enum ClientIo {
     Tcp(TcpStream),
-    Tls(
-        Box<Halves<tokio_rustls::server::TlsStream<TcpStream>>>,
-        SocketAddr,
-    ),
+    Tls(Box<TlsClient>),
 }
 
 impl ClientIo {
-    /// The plain socket, for the zero-copy relay after an upgrade.
+    /// The plain socket, for the zero-copy relay.
     pub(crate) fn tcp(&self) -> Option<&TcpStream> {
         match self {
             ClientIo::Tcp(s) => Some(s),
-            ClientIo::Tls(..) => None,
+            ClientIo::Tls(_) => None,
         }
     }
 
@@ -127,7 +133,23 @@ impl ClientIo {
     pub(crate) fn local_addr(&self) -> io::Result<SocketAddr> {
         match self {
             ClientIo::Tcp(s) => s.local_addr(),
-            ClientIo::Tls(_, local) => Ok(*local),
+            ClientIo::Tls(t) => Ok(t.local),
+        }
+    }
+
+    /// `https` over TLS, else `http` (for X-Forwarded-Proto and Forwarded).
+    pub(crate) fn scheme(&self) -> &'static str {
+        match self {
+            ClientIo::Tcp(_) => "http",
+            ClientIo::Tls(_) => "https",
+        }
+    }
+
+    /// The client certificate's identity, when the client presented a verified one.
+    pub(crate) fn identity(&self) -> Option<&fulcrum_tls::ClientIdentity> {
+        match self {
+            ClientIo::Tcp(_) => None,
+            ClientIo::Tls(t) => t.identity.as_ref(),
         }
     }
 }
@@ -136,28 +158,28 @@ impl Wire for ClientIo {
     async fn read_some(&self, buf: &mut BytesMut) -> io::Result<usize> {
         match self {
             ClientIo::Tcp(s) => s.read_some(buf).await,
-            ClientIo::Tls(s, _) => s.read_some(buf).await,
+            ClientIo::Tls(t) => t.io.read_some(buf).await,
         }
     }
 
     async fn write_all(&self, data: &[u8]) -> io::Result<()> {
         match self {
             ClientIo::Tcp(s) => Wire::write_all(s, data).await,
-            ClientIo::Tls(s, _) => s.write_all(data).await,
+            ClientIo::Tls(t) => t.io.write_all(data).await,
         }
     }
 
     async fn shutdown_write(&self) {
         match self {
             ClientIo::Tcp(s) => s.shutdown_write().await,
-            ClientIo::Tls(s, _) => s.shutdown_write().await,
+            ClientIo::Tls(t) => t.io.shutdown_write().await,
         }
     }
 
     async fn wait_readable(&self) -> io::Result<()> {
         match self {
             ClientIo::Tcp(s) => s.readable().await,
-            ClientIo::Tls(..) => Ok(()),
+            ClientIo::Tls(_) => Ok(()),
         }
     }
 }
@@ -193,23 +215,25 @@ pub(crate) async fn write_all_within<W: Wire>(
 
 /// Relays bytes both ways between two wires until both ends are done or nothing moves for
 /// `idle` (the tunnel after an upgrade, when a side is not plain TCP).
-pub(crate) async fn copy_both<A: Wire, B: Wire>(a: &A, b: &B, idle: Duration) {
-    async fn one_way<S: Wire, D: Wire>(src: &S, dst: &D, idle: Duration) {
-        let mut buf = BytesMut::with_capacity(READ_CHUNK);
+pub(crate) async fn copy_both<A: Wire, B: Wire>(a: &A, b: &B, idle: Duration) -> (u64, u64) {
+    async fn one_way<S: Wire, D: Wire>(src: &S, dst: &D, idle: Duration) -> u64 {
+        let mut buf = BytesMut::with_capacity(READ_FIRST);
+        let mut moved = 0;
         loop {
             buf.clear();
             match read_some_until(src, &mut buf, Instant::now() + idle).await {
                 Ok(n) if n > 0 => {
                     if dst.write_all(&buf).await.is_err() {
-                        return;
+                        return moved;
                     }
+                    moved += n as u64;
                 }
                 _ => {
                     dst.shutdown_write().await;
-                    return;
+                    return moved;
                 }
             }
         }
     }
-    tokio::join!(one_way(a, b, idle), one_way(b, a, idle));
+    tokio::join!(one_way(a, b, idle), one_way(b, a, idle))
 }

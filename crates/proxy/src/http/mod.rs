@@ -31,8 +31,8 @@ use std::time::Duration;
 
 pub(crate) use client::ClientPool;
 pub(crate) use h1::serve;
-pub(crate) use h2::serve_h2;
-pub(crate) use io::{ClientIo, read_some_until, write_all};
+pub(crate) use h2::{TlsInfo, serve_h2, serve_h2_io};
+pub(crate) use io::{ClientIo, Halves, TlsClient, copy_both, read_some_until, write_all};
 
 /// A listener's HTTP settings, compiled once per config generation.
 #[derive(Debug)]
@@ -49,11 +49,15 @@ pub(crate) struct HttpRuntime {
     pub(crate) request_id: Option<HeaderName>,
     pub(crate) access_log: AccessLogFormat,
     pub(crate) errors: Vec<ErrorResponse>,
+    /// Headers carrying a verified client certificate's subject and fingerprint (mTLS).
+    /// Always removed from client requests, then set from the certificate.
+    pub(crate) client_cert_headers: [Option<HeaderName>; 2],
 }
 
 impl HttpRuntime {
     pub(crate) fn build(
         c: &HttpListenerConfig,
+        tls: Option<&fulcrum_config::TlsListenerConfig>,
         resolve: impl Fn(&str) -> Option<(Arc<ClusterRuntime>, Arc<ClusterLoad>)>,
     ) -> HttpRuntime {
         HttpRuntime {
@@ -76,6 +80,37 @@ impl HttpRuntime {
                 .and_then(|n| HeaderName::from_bytes(n.as_bytes()).ok()),
             access_log: c.access_log,
             errors: c.error_responses.clone(),
+            client_cert_headers: client_cert_headers(tls),
+        }
+    }
+}
+
+fn client_cert_headers(tls: Option<&fulcrum_config::TlsListenerConfig>) -> [Option<HeaderName>; 2] {
+    let auth = tls.and_then(|t| t.client_auth.as_ref());
+    let name = |n: Option<&String>| n.and_then(|n| HeaderName::from_bytes(n.as_bytes()).ok());
+    match auth {
+        Some(a) => [
+            name(a.subject_header.as_ref()),
+            name(a.fingerprint_header.as_ref()),
+        ],
+        None => [None, None],
+    }
+}
+
+/// Removes client-sent copies of the mTLS identity headers, then sets them from the verified
+/// certificate, if any: a client can never forge them.
+pub(crate) fn set_client_cert_headers(
+    headers: &mut http::HeaderMap,
+    names: &[Option<HeaderName>; 2],
+    identity: Option<&fulcrum_tls::ClientIdentity>,
+) {
+    for name in names.iter().flatten() {
+        headers.remove(name);
+    }
+    let Some(id) = identity else { return };
+    for (name, value) in names.iter().zip([&id.subject, &id.fingerprint]) {
+        if let (Some(name), Ok(value)) = (name, http::HeaderValue::from_str(value)) {
+            headers.insert(name.clone(), value);
         }
     }
 }

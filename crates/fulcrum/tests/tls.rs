@@ -1,0 +1,155 @@
+//! TLS termination with real peers: curl and openssl against `protocol = "https"` and
+//! `"tls"` listeners, certificates made by openssl for each test (no keys checked in).
+
+mod support;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+use support::http_backend::HttpBackend;
+use support::raw::{curl, echo_header};
+use support::*;
+
+/// Writes a CA, a server certificate for `fulcrum.test` and `*.fulcrum.test` signed by it,
+/// and a client certificate signed by it, into `dir`.
+fn make_pki(dir: &Path) {
+    let sh = format!(
+        "set -e; cd {d}
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=test-ca 2>/dev/null
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout server.key -out server.csr -subj /CN=fulcrum.test 2>/dev/null
+printf 'subjectAltName=DNS:fulcrum.test,DNS:*.fulcrum.test' > san.ext
+openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile san.ext 2>/dev/null
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout client.key -out client.csr -subj /CN=alice/O=test 2>/dev/null
+printf 'extendedKeyUsage=clientAuth' > client.ext
+openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out client.pem -days 2 -extfile client.ext 2>/dev/null",
+        d = dir.display()
+    );
+    let ok = Command::new("sh").arg("-c").arg(&sh).status().expect("run openssl");
+    assert!(ok.success(), "openssl could not make the test certificates");
+}
+
+struct Tls {
+    f: Fulcrum,
+    https: std::net::SocketAddr,
+    tcp: std::net::SocketAddr,
+    dir: TempDir,
+}
+
+fn start(backend: &HttpBackend, client_auth: &str) -> Tls {
+    let dir = TempDir::new("tls-pki");
+    make_pki(dir.path());
+    let client_auth = client_auth.replace("{dir}", &dir.path().display().to_string());
+    let d = dir.path().display();
+    let admin = free_port();
+    let https = free_addr();
+    let tcp = free_addr();
+    let cfg = config_head(admin, 2)
+        + &format!(
+            "[[listener]]\nname = \"secure\"\nbind = \"{https}\"\nprotocol = \"https\"\ncluster = \"c\"\n\
+             tls = {{ certificates = [{{ cert = \"{d}/server.pem\", key = \"{d}/server.key\" }}]{client_auth} }}\n\n\
+             [[listener]]\nname = \"tcp\"\nbind = \"{tcp}\"\nprotocol = \"tls\"\ncluster = \"c\"\n\
+             tls = {{ certificates = [{{ cert = \"{d}/server.pem\", key = \"{d}/server.key\" }}] }}\n\n\
+             [[cluster]]\nname = \"c\"\nbackends = [\"{}\"]\n",
+            backend.addr()
+        );
+    Tls { f: Fulcrum::start(&cfg), https, tcp, dir }
+}
+
+fn curl_tls(t: &Tls, addr: std::net::SocketAddr, host: &str, extra: &[&str], path: &str) -> support::raw::Output {
+    let ca = format!("{}/ca.pem", t.dir.path().display());
+    let resolve = format!("{host}:{}:127.0.0.1", addr.port());
+    let url = format!("https://{host}:{}{path}", addr.port());
+    let mut args = vec!["-sS", "--max-time", "10", "--cacert", &ca, "--resolve", &resolve];
+    args.extend_from_slice(extra);
+    args.push(&url);
+    curl(&args)
+}
+
+#[test]
+fn https_serves_http1_and_h2_by_alpn_with_x_forwarded_proto() {
+    let backend = HttpBackend::start("b");
+    let t = start(&backend, "");
+    for (flag, want) in [("--http1.1", "HTTP/1.1"), ("--http2", "HTTP/2")] {
+        let out = curl_tls(&t, t.https, "fulcrum.test", &[flag, "-w", "\n%{http_version}"], "/hello");
+        assert!(out.ok(), "{flag}: {}{}", out.describe(), t.f.diag());
+        let text = out.stdout_text();
+        let version = format!("HTTP/{}", text.lines().last().unwrap_or(""));
+        assert_eq!(version, want, "{flag}: {text}");
+        let seen = backend.last("after https");
+        assert_eq!(seen.header("x-forwarded-proto"), Some("https"), "{flag}{}", t.f.diag());
+    }
+    // A wildcard name is served by the same certificate (its SAN).
+    let out = curl_tls(&t, t.https, "api.fulcrum.test", &[], "/w");
+    assert!(out.ok(), "wildcard SAN: {}", out.describe());
+}
+
+#[test]
+fn tls_listener_relays_tcp_after_termination() {
+    let backend = HttpBackend::start("b");
+    let t = start(&backend, "");
+    let out = curl_tls(&t, t.tcp, "fulcrum.test", &["--http1.1"], "/over-tls");
+    assert!(out.ok(), "{}{}", out.describe(), t.f.diag());
+    let echo = out.stdout_text();
+    let json: serde_json::Value = serde_json::from_str(&echo).unwrap_or_default();
+    // A TCP relay adds nothing: the backend sees the client's own request.
+    assert_eq!(echo_header(&json, "x-forwarded-for"), None, "{echo}");
+    assert_eq!(backend.last("tls tcp").target, "/over-tls");
+}
+
+#[test]
+fn garbage_on_a_tls_port_is_closed_and_counted() {
+    let backend = HttpBackend::start("b");
+    let t = start(&backend, "");
+    let mut s = std::net::TcpStream::connect(t.https).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    std::io::Write::write_all(&mut s, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut buf = [0u8; 64];
+    let n = std::io::Read::read(&mut s, &mut buf).unwrap_or(0);
+    assert!(n == 0 || buf[0] == 0x15, "plain HTTP on a TLS port gets an alert or a close");
+    assert!(
+        wait_until(Duration::from_secs(5), || backend.requests().is_empty()),
+        "nothing reached the backend"
+    );
+}
+
+#[test]
+fn mtls_required_rejects_without_a_certificate_and_passes_identity_headers() {
+    let backend = HttpBackend::start("b");
+    let auth = ", client_auth = { ca = \"{dir}/ca.pem\", mode = \"required\" }";
+    let t = start(&backend, auth);
+    let no_cert = curl_tls(&t, t.https, "fulcrum.test", &["--http1.1"], "/x");
+    assert!(!no_cert.ok(), "a client without a certificate is refused: {}", no_cert.describe());
+    let d = t.dir.path().display().to_string();
+    let (cert, key) = (format!("{d}/client.pem"), format!("{d}/client.key"));
+    let forged = "x-client-subject: CN=mallory";
+    let with_cert = curl_tls(
+        &t,
+        t.https,
+        "fulcrum.test",
+        &["--http1.1", "--cert", &cert, "--key", &key, "-H", forged],
+        "/y",
+    );
+    assert!(with_cert.ok(), "{}{}", with_cert.describe(), t.f.diag());
+    let seen = backend.last("mtls");
+    let subject = seen.header("x-client-subject").unwrap_or("");
+    assert!(subject.contains("CN=alice"), "verified subject passed on, forged one dropped: {subject:?}");
+    assert_eq!(seen.headers_named("x-client-subject").len(), 1);
+    let fp = seen.header("x-client-fingerprint").unwrap_or("");
+    assert_eq!(fp.len(), 64, "sha-256 fingerprint in hex: {fp:?}");
+}
+
+#[test]
+fn check_refuses_tls_features_not_served_yet() {
+    let dir = TempDir::new("tls-check");
+    let path = dir.path().join("f.toml");
+    std::fs::write(
+        &path,
+        "[[listener]]\nname = \"l\"\nbind = \"127.0.0.1:1\"\ncluster = \"c\"\n\n\
+         [[cluster]]\nname = \"c\"\nbackends = [\"127.0.0.1:2\"]\ntls = { verify = false }\n",
+    )
+    .unwrap();
+    let out = Command::new(fulcrum_bin()).args(["check", "-c"]).arg(&path).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("not available in this build yet"), "{err}");
+}

@@ -1,0 +1,81 @@
+//! The TLS side of a config generation: one [`ServerTls`] per listener with `tls`, kept
+//! across reloads while the listener's TLS settings are unchanged, rebuilt from the old one
+//! (keeping ticket keys and the session cache, so clients still resume) when they change.
+
+use crate::snapshot::Snapshot;
+use fulcrum_config::Config;
+use fulcrum_tls::server::ServerTls;
+use std::sync::Arc;
+
+/// TLS objects by listener name.
+#[derive(Debug, Default)]
+pub struct TlsSet {
+    servers: Vec<(String, Arc<ServerTls>)>,
+}
+
+impl TlsSet {
+    /// Builds (or keeps) the TLS objects `config` needs. Fails on unreadable or invalid files
+    /// and on TLS features this build does not serve yet, naming the listener or cluster.
+    pub fn build(config: &Config, previous: Option<&Snapshot>) -> Result<TlsSet, String> {
+        refuse_unwired(config)?;
+        let base = config.base_dir();
+        let mut servers = Vec::new();
+        for l in &config.listeners {
+            let Some(settings) = &l.tls else { continue };
+            let old = previous.and_then(|p| p.listener(&l.name));
+            let server = match old.and_then(|o| Some((o, o.tls.clone()?))) {
+                Some((o, tls)) if o.config.tls.as_ref() == Some(settings) => tls,
+                Some((_, tls)) => Arc::new(
+                    tls.rebuild(settings, &base)
+                        .map_err(|e| format!("listener `{}`: {e}", l.name))?,
+                ),
+                None => Arc::new(
+                    ServerTls::build(settings, &base)
+                        .map_err(|e| format!("listener `{}`: {e}", l.name))?,
+                ),
+            };
+            servers.push((l.name.clone(), server));
+        }
+        Ok(TlsSet { servers })
+    }
+
+    pub(crate) fn server(&self, listener: &str) -> Option<Arc<ServerTls>> {
+        self.servers
+            .iter()
+            .find(|(n, _)| n == listener)
+            .map(|(_, s)| Arc::clone(s))
+    }
+
+    /// Every listener's TLS object, for the certificate-file watcher.
+    pub fn servers(&self) -> impl Iterator<Item = (&str, &Arc<ServerTls>)> {
+        self.servers.iter().map(|(n, s)| (n.as_str(), s))
+    }
+}
+
+/// Features whose keys validate but which the data plane does not serve yet: refused at
+/// start and on reload rather than silently ignored.
+fn refuse_unwired(config: &Config) -> Result<(), String> {
+    for c in &config.clusters {
+        if c.tls.is_some() {
+            return Err(format!(
+                "cluster `{}`: TLS to backends ([cluster.tls]) is not available in this build yet",
+                c.name
+            ));
+        }
+    }
+    for l in &config.listeners {
+        if l.sni.is_some() {
+            return Err(format!(
+                "listener `{}`: SNI passthrough (sni_routes) is not available in this build yet",
+                l.name
+            ));
+        }
+        if l.tls.as_ref().is_some_and(|t| t.early_data) {
+            return Err(format!(
+                "listener `{}`: TLS early data (early_data = true) is not available in this build yet",
+                l.name
+            ));
+        }
+    }
+    Ok(())
+}
