@@ -24,7 +24,11 @@ printf 'extendedKeyUsage=clientAuth' > client.ext
 openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out client.pem -days 2 -extfile client.ext 2>/dev/null",
         d = dir.display()
     );
-    let ok = Command::new("sh").arg("-c").arg(&sh).status().expect("run openssl");
+    let ok = Command::new("sh")
+        .arg("-c")
+        .arg(&sh)
+        .status()
+        .expect("run openssl");
     assert!(ok.success(), "openssl could not make the test certificates");
 }
 
@@ -52,14 +56,33 @@ fn start(backend: &HttpBackend, client_auth: &str) -> Tls {
              [[cluster]]\nname = \"c\"\nbackends = [\"{}\"]\n",
             backend.addr()
         );
-    Tls { f: Fulcrum::start(&cfg), https, tcp, dir }
+    Tls {
+        f: Fulcrum::start(&cfg),
+        https,
+        tcp,
+        dir,
+    }
 }
 
-fn curl_tls(t: &Tls, addr: std::net::SocketAddr, host: &str, extra: &[&str], path: &str) -> support::raw::Output {
+fn curl_tls(
+    t: &Tls,
+    addr: std::net::SocketAddr,
+    host: &str,
+    extra: &[&str],
+    path: &str,
+) -> support::raw::Output {
     let ca = format!("{}/ca.pem", t.dir.path().display());
     let resolve = format!("{host}:{}:127.0.0.1", addr.port());
     let url = format!("https://{host}:{}{path}", addr.port());
-    let mut args = vec!["-sS", "--max-time", "10", "--cacert", &ca, "--resolve", &resolve];
+    let mut args = vec![
+        "-sS",
+        "--max-time",
+        "10",
+        "--cacert",
+        &ca,
+        "--resolve",
+        &resolve,
+    ];
     args.extend_from_slice(extra);
     args.push(&url);
     curl(&args)
@@ -70,13 +93,24 @@ fn https_serves_http1_and_h2_by_alpn_with_x_forwarded_proto() {
     let backend = HttpBackend::start("b");
     let t = start(&backend, "");
     for (flag, want) in [("--http1.1", "HTTP/1.1"), ("--http2", "HTTP/2")] {
-        let out = curl_tls(&t, t.https, "fulcrum.test", &[flag, "-w", "\n%{http_version}"], "/hello");
+        let out = curl_tls(
+            &t,
+            t.https,
+            "fulcrum.test",
+            &[flag, "-w", "\n%{http_version}"],
+            "/hello",
+        );
         assert!(out.ok(), "{flag}: {}{}", out.describe(), t.f.diag());
         let text = out.stdout_text();
         let version = format!("HTTP/{}", text.lines().last().unwrap_or(""));
         assert_eq!(version, want, "{flag}: {text}");
         let seen = backend.last("after https");
-        assert_eq!(seen.header("x-forwarded-proto"), Some("https"), "{flag}{}", t.f.diag());
+        assert_eq!(
+            seen.header("x-forwarded-proto"),
+            Some("https"),
+            "{flag}{}",
+            t.f.diag()
+        );
     }
     // A wildcard name is served by the same certificate (its SAN).
     let out = curl_tls(&t, t.https, "api.fulcrum.test", &[], "/w");
@@ -105,7 +139,10 @@ fn garbage_on_a_tls_port_is_closed_and_counted() {
     std::io::Write::write_all(&mut s, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
     let mut buf = [0u8; 64];
     let n = std::io::Read::read(&mut s, &mut buf).unwrap_or(0);
-    assert!(n == 0 || buf[0] == 0x15, "plain HTTP on a TLS port gets an alert or a close");
+    assert!(
+        n == 0 || buf[0] == 0x15,
+        "plain HTTP on a TLS port gets an alert or a close"
+    );
     assert!(
         wait_until(Duration::from_secs(5), || backend.requests().is_empty()),
         "nothing reached the backend"
@@ -118,7 +155,11 @@ fn mtls_required_rejects_without_a_certificate_and_passes_identity_headers() {
     let auth = ", client_auth = { ca = \"{dir}/ca.pem\", mode = \"required\" }";
     let t = start(&backend, auth);
     let no_cert = curl_tls(&t, t.https, "fulcrum.test", &["--http1.1"], "/x");
-    assert!(!no_cert.ok(), "a client without a certificate is refused: {}", no_cert.describe());
+    assert!(
+        !no_cert.ok(),
+        "a client without a certificate is refused: {}",
+        no_cert.describe()
+    );
     let d = t.dir.path().display().to_string();
     let (cert, key) = (format!("{d}/client.pem"), format!("{d}/client.key"));
     let forged = "x-client-subject: CN=mallory";
@@ -132,7 +173,10 @@ fn mtls_required_rejects_without_a_certificate_and_passes_identity_headers() {
     assert!(with_cert.ok(), "{}{}", with_cert.describe(), t.f.diag());
     let seen = backend.last("mtls");
     let subject = seen.header("x-client-subject").unwrap_or("");
-    assert!(subject.contains("CN=alice"), "verified subject passed on, forged one dropped: {subject:?}");
+    assert!(
+        subject.contains("CN=alice"),
+        "verified subject passed on, forged one dropped: {subject:?}"
+    );
     assert_eq!(seen.headers_named("x-client-subject").len(), 1);
     let fp = seen.header("x-client-fingerprint").unwrap_or("");
     assert_eq!(fp.len(), 64, "sha-256 fingerprint in hex: {fp:?}");
@@ -148,7 +192,11 @@ fn check_refuses_tls_features_not_served_yet() {
          [[cluster]]\nname = \"c\"\nbackends = [\"127.0.0.1:2\"]\ntls = { verify = false }\n",
     )
     .unwrap();
-    let out = Command::new(fulcrum_bin()).args(["check", "-c"]).arg(&path).output().unwrap();
+    let out = Command::new(fulcrum_bin())
+        .args(["check", "-c"])
+        .arg(&path)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("not available in this build yet"), "{err}");

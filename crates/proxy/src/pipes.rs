@@ -47,7 +47,11 @@ impl PipePool {
     /// lease gives it back when dropped: kept if it was marked empty, closed otherwise.
     pub(crate) fn take(&self) -> Option<Lease<'_>> {
         let pipe = self.take_pipe()?;
-        Some(Lease { pool: self, pipe: Some(pipe), empty: false })
+        Some(Lease {
+            pool: self,
+            pipe: Some(pipe),
+            empty: false,
+        })
     }
 
     fn take_pipe(&self) -> Option<Pipe> {
@@ -90,7 +94,9 @@ pub(crate) struct Lease<'a> {
 
 impl Lease<'_> {
     pub(crate) fn pipe(&self) -> &Pipe {
-        self.pipe.as_ref().expect("a lease holds its pipe until dropped")
+        self.pipe
+            .as_ref()
+            .expect("a lease holds its pipe until dropped")
     }
 
     /// Marks the pipe as holding no bytes, so it can be lent again.

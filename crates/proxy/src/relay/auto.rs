@@ -64,7 +64,9 @@ async fn write_all(dst: &TcpStream, data: &[u8], progress: &Progress<'_>) -> Res
                 sent += m;
                 progress.moved(m);
             }
-            Err(e) if e.kind() == WouldBlock => dst.writable().await.map_err(Failure::destination)?,
+            Err(e) if e.kind() == WouldBlock => {
+                dst.writable().await.map_err(Failure::destination)?
+            }
             Err(e) => return Err(Failure::destination(e)),
         }
     }

@@ -163,7 +163,6 @@ pub(crate) async fn run(client: &TcpStream, backend: &TcpStream, s: Settings<'_>
     }
 }
 
-
 /// Polls both directions, the idle timer and the close signal. Returns why it ended and the
 /// error if any.
 async fn drive(

@@ -1,10 +1,10 @@
 //! One direction of the zero-copy relay: socket -> pipe -> socket with splice(2).
 
 use super::{Failure, Progress};
+use crate::readiness::read_drained;
 use fulcrum_sys::pipe::Pipe;
 use fulcrum_sys::socket::shutdown_write;
 use std::io::ErrorKind::WouldBlock;
-use crate::readiness::read_drained;
 use tokio::io::Interest;
 use tokio::net::TcpStream;
 
