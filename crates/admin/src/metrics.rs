@@ -7,7 +7,6 @@
 //! that leaves the config leaves the output.
 
 use crate::view::View;
-use fulcrum_balance::availability::panicking;
 use fulcrum_balance::{AdminState, Backend, Health};
 use fulcrum_proxy::ListenerStats;
 use prometheus_client::collector::Collector;
@@ -137,7 +136,7 @@ const LISTENER: [Metric<ListenerStats>; 7] = [
     ),
 ];
 
-const BACKEND: [Metric<Backend>; 10] = [
+const BACKEND: [Metric<Backend>; 12] = [
     (
         "fulcrum_backend_connections",
         "Connections established to the backend.",
@@ -197,6 +196,18 @@ const BACKEND: [Metric<Backend>; 10] = [
         "Times the backend's health changed (up to down or down to up).",
         Kind::Counter,
         |b| b.stats.health_changes.load(Relaxed),
+    ),
+    (
+        "fulcrum_backend_ejections",
+        "Times outlier detection ejected the backend.",
+        Kind::Counter,
+        |b| b.stats.ejections.load(Relaxed),
+    ),
+    (
+        "fulcrum_backend_ejected",
+        "1 while outlier detection has the backend ejected, 0 otherwise.",
+        Kind::Gauge,
+        |b| u64::from(b.ejected_at(fulcrum_proxy::health::now_ns())),
     ),
 ];
 
@@ -263,10 +274,12 @@ impl Collector for ViewCollector {
         });
         family(&mut enc, ADMIN_STATE.0, ADMIN_STATE.1, Kind::Gauge, states)?;
 
-        let panics = view.snapshot.clusters.iter().map(|c| {
-            let panic = panicking(&c.backends, c.policy().panic_threshold_milli);
-            ([("cluster", c.name())], u64::from(panic))
-        });
+        let now = fulcrum_proxy::health::now_ns();
+        let panics = view
+            .snapshot
+            .clusters
+            .iter()
+            .map(|c| ([("cluster", c.name())], u64::from(c.panicking(now))));
         family(&mut enc, PANIC.0, PANIC.1, Kind::Gauge, panics)
     }
 }
@@ -377,6 +390,8 @@ mod tests {
                 r#"fulcrum_backend_admin_state{cluster="app",backend="127.0.0.1:9002",state="draining"} 1"#,
                 r#"fulcrum_backend_admin_state{cluster="app",backend="127.0.0.1:9001",state="enabled"} 1"#,
                 r#"fulcrum_cluster_panic{cluster="app"} 0"#,
+                r#"fulcrum_backend_ejections_total{cluster="app",backend="127.0.0.1:9001"} 0"#,
+                r#"fulcrum_backend_ejected{cluster="app",backend="127.0.0.1:9001"} 0"#,
                 "# TYPE fulcrum_backend_admin_state gauge",
                 "# TYPE fulcrum_cluster_panic gauge",
                 "# TYPE fulcrum_listener_connections_total counter",

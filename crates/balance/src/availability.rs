@@ -21,8 +21,13 @@
 //!   next choice. This approximates a weight ramp without rebuilding weighted tables. With a
 //!   balancing key the draw comes from the key, so a key moves to the warming backend once
 //!   and stays. If every candidate is refused only by the draw, the first of them is taken.
+//! - **Ejected** backends ([`crate::outlier`]) are judged like down ones until their ejection
+//!   ends; the first pick to draw one after that (with `ctx.now_ns` set) puts it back.
+//! - **Priority groups and zones** ([`crate::placement`]): [`pick_available_in`] also refuses
+//!   backends outside a [`Scope`], and applies panic mode only when the scope is whole.
 
 use crate::hash::mix64;
+use crate::placement::Scope;
 use crate::rand::below;
 use crate::{Backend, PickContext};
 use std::sync::Arc;
@@ -56,8 +61,11 @@ pub enum Verdict {
     Excluded,
 }
 
-/// Judges backend `b` at `now_ns`.
+/// Judges backend `b` at `now_ns`. An ejection over by `now_ns` ends here.
 pub fn verdict(b: &Backend, policy: &Policy, now_ns: u64) -> Verdict {
+    if !b.eligible() && b.ejected() {
+        crate::outlier::readmit_if_over(b, now_ns);
+    }
     if b.eligible() {
         return match ramp_milli(b.ready_since(), now_ns, policy.slow_start_ns) {
             1000 => Verdict::Take,
@@ -85,8 +93,13 @@ pub fn ramp_milli(since: Option<u64>, now_ns: u64, window_ns: u64) -> u32 {
 
 /// Whether the cluster is in panic mode: the weight of healthy enabled backends is below
 /// `threshold_milli` thousandths of the weight of all enabled backends. Never with a threshold
-/// of 0 or no enabled backend.
+/// of 0 or no enabled backend. An ejected backend counts as down.
 pub fn panicking(backends: &[Arc<Backend>], threshold_milli: u32) -> bool {
+    panicking_at(backends, threshold_milli, 0)
+}
+
+/// [`panicking`] at `now_ns`: an ejection over by then no longer counts.
+pub fn panicking_at(backends: &[Arc<Backend>], threshold_milli: u32, now_ns: u64) -> bool {
     if threshold_milli == 0 {
         return false;
     }
@@ -95,7 +108,7 @@ pub fn panicking(backends: &[Arc<Backend>], threshold_milli: u32) -> bool {
         if b.admin_state() == crate::AdminState::Enabled {
             let w = u64::from(b.weight());
             enabled += w;
-            if b.eligible() {
+            if b.eligible_at(now_ns) {
                 healthy += w;
             }
         }
@@ -105,18 +118,33 @@ pub fn panicking(backends: &[Arc<Backend>], threshold_milli: u32) -> bool {
 
 /// Picks a backend that may take a new connection or request (see the module docs). `pick`
 /// is the selector, called with `ctx` plus the backends refused so far added to its skip
-/// list (and a fresh `rand` after the first call). `ctx.now_ns` is only read for slow start.
+/// list (and a fresh `rand` after the first call). `ctx.now_ns` is read for slow start and
+/// to end ejections.
 pub fn pick_available(
     backends: &[Arc<Backend>],
     policy: &Policy,
     ctx: &PickContext<'_>,
+    pick: impl FnMut(&PickContext<'_>) -> Option<usize>,
+) -> Option<usize> {
+    pick_available_in(backends, policy, None, ctx, pick)
+}
+
+/// [`pick_available`] within `scope` (priority groups and zones): backends outside it are
+/// refused, and panic mode applies only if the scope is whole.
+pub fn pick_available_in(
+    backends: &[Arc<Backend>],
+    policy: &Policy,
+    scope: Option<Scope<'_>>,
+    ctx: &PickContext<'_>,
     mut pick: impl FnMut(&PickContext<'_>) -> Option<usize>,
 ) -> Option<usize> {
+    let admits = |i: usize| scope.is_none_or(|s| s.admits(i));
     // The common case: the first choice may take it. Nothing to set up.
     let first = pick(ctx)?;
-    if backends
-        .get(first)
-        .is_some_and(|b| verdict(b, policy, ctx.now_ns) == Verdict::Take)
+    if admits(first)
+        && backends
+            .get(first)
+            .is_some_and(|b| verdict(b, policy, ctx.now_ns) == Verdict::Take)
     {
         return Some(first);
     }
@@ -128,15 +156,22 @@ pub fn pick_available(
     for k in 1..=backends.len() as u64 + 1 {
         let Some(i) = next.take() else { break };
         let Some(b) = backends.get(i) else { break };
-        match verdict(b, policy, ctx.now_ns) {
+        let judged = if admits(i) {
+            verdict(b, policy, ctx.now_ns)
+        } else {
+            Verdict::Excluded
+        };
+        match judged {
             Verdict::Take => return Some(i),
             Verdict::Warming(ramp) if draw < ramp => return Some(i),
             Verdict::Warming(_) => {
                 fallback.get_or_insert(i);
             }
             Verdict::Down => {
-                let p =
-                    *panic.get_or_insert_with(|| panicking(backends, policy.panic_threshold_milli));
+                let p = *panic.get_or_insert_with(|| {
+                    scope.is_none_or(|s| s.whole())
+                        && panicking_at(backends, policy.panic_threshold_milli, ctx.now_ns)
+                });
                 if p {
                     return Some(i);
                 }

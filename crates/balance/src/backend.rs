@@ -1,14 +1,37 @@
-//! A backend, its state (health, admin state, weight override, slow start) and its shared
-//! counters.
+//! A backend, its state (health, admin state, weight override, slow start, outlier ejection)
+//! and its shared counters.
 //!
 //! The state is a handful of relaxed atomics next to the address, read on every pick
 //! ([`Backend::eligible`]) and written rarely: by the health checker, the admin API and
-//! reloads, all on the control thread. Nothing orders one field against another; a pick that
-//! races with a change sees the old or the new value of each, both of which are safe.
+//! reloads (on the control thread), and by outlier ejection (on the worker that saw the
+//! failure). Nothing orders one field against another; a pick that races with a change sees
+//! the old or the new value of each, both of which are safe.
+//!
+//! Every change of what a pick may take (health, admin state, weight override, ejection) adds
+//! one to a process-wide [`state_epoch`], which [`crate::placement`] uses to know when its
+//! cached view of a cluster is stale.
 
 use crossbeam_utils::CachePadded;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering::Relaxed};
+
+/// Bit of `Backend::out`: failing its health checks.
+const HEALTH_DOWN: u8 = 1;
+/// Bit of `Backend::out`: ejected by outlier detection (until `OutlierState::until_ns`).
+pub(crate) const EJECTED: u8 = 2;
+
+static STATE_EPOCH: AtomicU64 = AtomicU64::new(1);
+
+/// A number that changes whenever any backend's health, admin state, weight override or
+/// ejection changes (in this process). Equal readings mean nothing changed in between.
+pub fn state_epoch() -> u64 {
+    STATE_EPOCH.load(Relaxed)
+}
+
+/// Records a change of what picks may take (see [`state_epoch`]).
+pub(crate) fn bump_state_epoch() {
+    STATE_EPOCH.fetch_add(1, Relaxed);
+}
 
 /// What active health checks say about a backend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,8 +96,8 @@ pub struct Backend {
     weight: AtomicU32,
     /// A weight set through the admin API, replacing `weight`; 0: none.
     weight_override: AtomicU32,
-    /// `Health` as 0 (up) or 1 (down).
-    down: AtomicU8,
+    /// Why the backend is out, as bits: [`HEALTH_DOWN`], [`EJECTED`]; 0: in.
+    out: AtomicU8,
     /// `AdminState` as 0, 1, 2.
     admin: AtomicU8,
     /// When the backend last became able to take traffic (healthy, enabled, or added by a
@@ -90,7 +113,7 @@ impl Backend {
             address,
             weight: AtomicU32::new(weight.max(1)),
             weight_override: AtomicU32::new(0),
-            down: AtomicU8::new(0),
+            out: AtomicU8::new(0),
             admin: AtomicU8::new(0),
             ready_since: AtomicU64::new(0),
             stats: CachePadded::new(BackendStats::default()),
@@ -128,11 +151,13 @@ impl Backend {
     /// selectors after.
     pub fn set_weight_override(&self, weight: Option<u32>) {
         let w = weight.map_or(0, |w| w.max(1));
-        self.weight_override.store(w, Relaxed);
+        if self.weight_override.swap(w, Relaxed) != w {
+            bump_state_epoch();
+        }
     }
 
     pub fn health(&self) -> Health {
-        if self.down.load(Relaxed) == 0 {
+        if self.out.load(Relaxed) & HEALTH_DOWN == 0 {
             Health::Up
         } else {
             Health::Down
@@ -142,12 +167,44 @@ impl Backend {
     /// Records what the health checker decided at `now_ns`; a backend coming up starts its
     /// slow start. Returns whether the health changed.
     pub fn set_health(&self, health: Health, now_ns: u64) -> bool {
-        let changed = self.down.swap(u8::from(health == Health::Down), Relaxed)
-            != u8::from(health == Health::Down);
-        if changed && health == Health::Up {
-            self.mark_ready(now_ns);
+        let down = health == Health::Down;
+        let old = if down {
+            self.out.fetch_or(HEALTH_DOWN, Relaxed)
+        } else {
+            self.out.fetch_and(!HEALTH_DOWN, Relaxed)
+        };
+        let changed = (old & HEALTH_DOWN != 0) != down;
+        if changed {
+            bump_state_epoch();
+            if !down {
+                self.mark_ready(now_ns);
+            }
         }
         changed
+    }
+
+    /// Ejected by outlier detection, by the flag alone: the ejection may have run out without
+    /// anyone noticing yet (see [`Backend::ejected_at`]).
+    pub fn ejected(&self) -> bool {
+        self.out.load(Relaxed) & EJECTED != 0
+    }
+
+    /// Ejected and the ejection not over at `now_ns`.
+    pub fn ejected_at(&self, now_ns: u64) -> bool {
+        self.ejected() && now_ns < self.stats.outlier.until_ns()
+    }
+
+    /// Sets or clears the ejected flag; returns whether it was set before.
+    pub(crate) fn set_ejected(&self, ejected: bool) -> bool {
+        let old = if ejected {
+            self.out.fetch_or(EJECTED, Relaxed)
+        } else {
+            self.out.fetch_and(!EJECTED, Relaxed)
+        };
+        if (old & EJECTED != 0) != ejected {
+            bump_state_epoch();
+        }
+        old & EJECTED != 0
     }
 
     pub fn admin_state(&self) -> AdminState {
@@ -158,6 +215,9 @@ impl Backend {
     /// slow start. Returns the previous state.
     pub fn set_admin_state(&self, state: AdminState, now_ns: u64) -> AdminState {
         let old = AdminState::from_u8(self.admin.swap(state as u8, Relaxed));
+        if old != state {
+            bump_state_epoch();
+        }
         if old != AdminState::Enabled && state == AdminState::Enabled {
             self.mark_ready(now_ns);
         }
@@ -168,6 +228,7 @@ impl Backend {
     pub fn reset_admin(&self) {
         self.admin.store(AdminState::Enabled as u8, Relaxed);
         self.weight_override.store(0, Relaxed);
+        bump_state_epoch();
     }
 
     /// Starts a slow start at `now_ns` (a backend added by a reload).
@@ -184,9 +245,18 @@ impl Backend {
         }
     }
 
-    /// Healthy and enabled: may take new connections and requests (panic mode aside).
+    /// Healthy, not ejected and enabled: may take new connections and requests (panic mode
+    /// aside). One load each of two bytes: this is what every pick reads.
     pub fn eligible(&self) -> bool {
-        self.down.load(Relaxed) == 0 && self.admin.load(Relaxed) == 0
+        self.out.load(Relaxed) == 0 && self.admin.load(Relaxed) == 0
+    }
+
+    /// [`Backend::eligible`], counting an ejection that ran out by `now_ns` as over.
+    pub fn eligible_at(&self, now_ns: u64) -> bool {
+        self.eligible()
+            || (self.admin.load(Relaxed) == 0
+                && self.out.load(Relaxed) == EJECTED
+                && !self.ejected_at(now_ns))
     }
 
     /// The weight with slow start applied at `now_ns` for a window of `slow_start_ns`: see
@@ -263,6 +333,10 @@ pub struct BackendStats {
     pub health_failures: AtomicU64,
     /// Health changes (up to down and down to up).
     pub health_changes: AtomicU64,
+    /// Times outlier detection ejected the backend.
+    pub ejections: AtomicU64,
+    /// Outlier detection's streaks and ejection times.
+    pub outlier: crate::outlier::OutlierState,
 }
 
 #[cfg(test)]

@@ -21,8 +21,11 @@
 //! | bounded load (ring, Maglev) | [`bounded`] | + O(N) loads |
 //!
 //! Around any selector, [`availability::pick_available`] skips backends that are down,
-//! disabled or draining, applies panic mode and slow start; [`health`] is the sans-io state
-//! machine of active health checks.
+//! ejected, disabled or draining, applies panic mode and slow start, and with
+//! [`placement`] keeps picks within the priority groups and zone that should take traffic;
+//! [`health`] is the sans-io state machine of active health checks, [`outlier`] that of
+//! passive ejection, and [`persistence`] the tables of session persistence (the one module
+//! that locks, and only for clusters that ask for it).
 
 #![forbid(unsafe_code)]
 
@@ -33,8 +36,11 @@ pub mod hash;
 pub mod health;
 pub mod least_conn;
 pub mod maglev;
+pub mod outlier;
 pub mod p2c;
 pub mod peak_ewma;
+pub mod persistence;
+pub mod placement;
 pub mod rand;
 pub mod random;
 pub mod ring_hash;
@@ -42,7 +48,7 @@ pub mod round_robin;
 mod table;
 pub mod weighted;
 
-pub use backend::{AdminState, Backend, BackendStats, Health};
+pub use backend::{AdminState, Backend, BackendStats, Health, state_epoch};
 pub use bounded::BoundedLoad;
 pub use least_conn::LeastConn;
 pub use maglev::Maglev;

@@ -1,18 +1,30 @@
 //! A cluster at run time: its backends and the selector that picks among them.
 //!
-//! Picks go through [`fulcrum_balance::availability::pick_available`], so down, disabled and
-//! draining backends are skipped (panic mode and slow start apply) without rebuilding the
-//! selector. Only an admin weight change rebuilds it ([`ClusterRuntime::set_weight_override`]):
-//! the rebuilt one goes behind an `ArcSwap`, which picks read only once a flag says there is
-//! one, so a cluster whose weights were never changed at run time pays one relaxed load.
+//! Picks go through [`fulcrum_balance::availability::pick_available_in`], so down, ejected,
+//! disabled and draining backends are skipped (panic mode and slow start apply), and with
+//! priority groups or a `local_zone` only the groups and zone taking traffic are picked
+//! ([`fulcrum_balance::placement`]), all without rebuilding the selector. Only an admin weight
+//! change rebuilds it ([`ClusterRuntime::set_weight_override`]): the rebuilt one goes behind an
+//! `ArcSwap`, which picks read only once a flag says there is one, so a cluster whose weights
+//! were never changed at run time pays one relaxed load.
+//!
+//! The data plane reports what happened on each try ([`ClusterRuntime::report`], passive
+//! outlier detection) and asks for and records session persistence
+//! ([`ClusterRuntime::persisted`], [`ClusterRuntime::persist`]): see `passive` and `sticky`.
+
+mod passive;
+mod sticky;
 
 use arc_swap::ArcSwapOption;
-use fulcrum_balance::availability::{Policy, pick_available};
+use fulcrum_balance::availability::{Policy, panicking_at, pick_available_in};
+use fulcrum_balance::outlier::{self, Params};
+use fulcrum_balance::placement::{Placement, Scope};
 use fulcrum_balance::{Algorithm, Backend, BoundedLoad, PickContext, Selector, selector};
 use fulcrum_config::{Balance, ClusterConfig};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use sticky::Sticky;
 
 /// A cluster as the data plane sees it. Its config and backend list are immutable once built;
 /// a reload builds a new one that reuses the [`Backend`]s (and so the counters, the health and
@@ -29,6 +41,15 @@ pub struct ClusterRuntime {
     algorithm: Algorithm,
     policy: Policy,
     uses_hash: bool,
+    /// `[cluster.outlier]` in numbers; `None`: no passive ejection.
+    outlier: Option<Params>,
+    /// Priority groups and zones; `None` when there is nothing to choose (one group, no
+    /// zone preference).
+    placement: Option<Placement>,
+    /// `[cluster.persistence]`.
+    sticky: Option<Sticky>,
+    /// Picks need the time: slow start, or ejections that end by time.
+    clocked: bool,
 }
 
 impl ClusterRuntime {
@@ -71,6 +92,12 @@ impl ClusterRuntime {
                 }
             })
             .collect();
+        let outlier = config.outlier.as_ref().map(passive::params);
+        if outlier.is_none() {
+            backends.iter().for_each(|b| outlier::readmit(b));
+        }
+        let placement = placement(config);
+        let sticky = Sticky::build(config, &backends, previous.and_then(|p| p.sticky.as_ref()));
         let algorithm = algorithm(config);
         let selector = selector(algorithm, &backends);
         ClusterRuntime {
@@ -85,6 +112,10 @@ impl ClusterRuntime {
                 slow_start_ns: u64::try_from(config.slow_start.as_nanos()).unwrap_or(u64::MAX),
             },
             uses_hash: algorithm.uses_hash(),
+            outlier,
+            placement,
+            sticky,
+            clocked: !config.slow_start.is_zero() || config.outlier.is_some(),
         }
     }
 
@@ -132,22 +163,92 @@ impl ClusterRuntime {
         if let Some(h) = hash {
             ctx = ctx.with_hash(h);
         }
-        if self.policy.slow_start_ns > 0 {
+        if self.clocked {
             ctx = ctx.at(crate::clock::now_ns());
         }
+        let scope = self.scope(ctx.now_ns);
         if self.reweighted.load(Ordering::Acquire)
             && let Some(rebuilt) = &*self.rebuilt.load()
         {
-            return self.pick_from(&***rebuilt, &ctx);
+            return self.pick_from(&***rebuilt, scope, &ctx);
         }
-        self.pick_from(&*self.selector, &ctx)
+        self.pick_from(&*self.selector, scope, &ctx)
     }
 
-    fn pick_from(&self, selector: &dyn Selector, ctx: &PickContext<'_>) -> Option<usize> {
-        pick_available(&self.backends, &self.policy, ctx, |c| {
+    /// `preferred` (a persisted backend, see [`ClusterRuntime::persisted`]) unless it is in
+    /// `skip` or may not take traffic now; otherwise [`ClusterRuntime::pick`].
+    pub fn pick_preferring(
+        &self,
+        preferred: Option<usize>,
+        skip: &[usize],
+        hash: Option<u64>,
+    ) -> Option<usize> {
+        match preferred {
+            Some(i) if !skip.contains(&i) && self.takes_traffic(i) => Some(i),
+            _ => self.pick(skip, hash),
+        }
+    }
+
+    fn pick_from(
+        &self,
+        selector: &dyn Selector,
+        scope: Option<Scope<'_>>,
+        ctx: &PickContext<'_>,
+    ) -> Option<usize> {
+        pick_available_in(&self.backends, &self.policy, scope, ctx, |c| {
             selector.pick_with(&self.backends, c)
         })
     }
+
+    /// The priority groups and zone taking traffic at `now_ns` (cached; see
+    /// [`fulcrum_balance::placement`]); `None` when the cluster has neither.
+    pub fn scope(&self, now_ns: u64) -> Option<Scope<'_>> {
+        self.placement
+            .as_ref()
+            .map(|p| p.scope(&self.backends, now_ns))
+    }
+
+    /// Priority groups and zones, if the cluster has any to choose between.
+    pub fn placement(&self) -> Option<&Placement> {
+        self.placement.as_ref()
+    }
+
+    /// Whether backend `index` may take a new connection or request now, placement aside:
+    /// healthy (or in panic mode), not ejected, enabled.
+    pub fn takes_traffic(&self, index: usize) -> bool {
+        use fulcrum_balance::availability::{Verdict, verdict};
+        let Some(b) = self.backends.get(index) else {
+            return false;
+        };
+        let now = if self.clocked {
+            crate::clock::now_ns()
+        } else {
+            0
+        };
+        match verdict(b, &self.policy, now) {
+            Verdict::Take | Verdict::Warming(_) => true,
+            Verdict::Down => self.panicking(now),
+            Verdict::Excluded => false,
+        }
+    }
+
+    /// Whether the cluster is in panic mode at `now_ns`: every priority group and zone is in
+    /// use and the healthy share is below `panic_threshold`.
+    pub fn panicking(&self, now_ns: u64) -> bool {
+        self.scope(now_ns).is_none_or(|s| s.whole())
+            && panicking_at(&self.backends, self.policy.panic_threshold_milli, now_ns)
+    }
+}
+
+/// The cluster's priority groups and zones, if it has any to choose between.
+fn placement(config: &ClusterConfig) -> Option<Placement> {
+    let local = config.local_zone.as_deref();
+    let labels: Vec<(u32, bool)> = config
+        .backends
+        .iter()
+        .map(|b| (b.priority, local.is_some() && b.zone.as_deref() == local))
+        .collect();
+    Placement::new(&labels, config.priority_threshold)
 }
 
 /// The balance crate's algorithm for a cluster's `balance` and `hash_balance_factor`.
