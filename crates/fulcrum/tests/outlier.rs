@@ -99,7 +99,6 @@ impl Drop for Load {
 }
 
 #[test]
-#[ignore = "needs the data plane to call ClusterRuntime::report"]
 fn an_http_backend_answering_5xx_is_ejected_for_growing_times() {
     let base = Duration::from_millis(1000);
     let good = HttpBackend::start("good");
@@ -160,7 +159,6 @@ fn an_http_backend_answering_5xx_is_ejected_for_growing_times() {
 }
 
 #[test]
-#[ignore = "needs the data plane to call ClusterRuntime::report"]
 fn a_tcp_backend_refusing_connections_is_ejected_and_not_tried() {
     let a = TestServer::name("a");
     let dead = free_addr();

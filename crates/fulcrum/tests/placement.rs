@@ -174,7 +174,6 @@ fn http_visit(listen: SocketAddr, cookie: Option<&str>) -> (String, Option<Strin
 }
 
 #[test]
-#[ignore = "needs the data plane to call ClusterRuntime::persisted and persist"]
 fn a_cookie_keeps_a_client_on_its_backend_until_the_backend_is_down() {
     let mut servers: Vec<HttpBackend> = ["a", "b", "c"].map(HttpBackend::start).into();
     let addrs: Vec<SocketAddr> = servers.iter().map(HttpBackend::addr).collect();
@@ -233,7 +232,6 @@ fn a_cookie_keeps_a_client_on_its_backend_until_the_backend_is_down() {
 }
 
 #[test]
-#[ignore = "needs the data plane to call ClusterRuntime::persisted and persist"]
 fn a_source_ip_keeps_to_its_backend_until_the_backend_is_down() {
     let mut servers: Vec<TestServer> = ["a", "b", "c"].map(TestServer::name).into();
     let addrs: Vec<SocketAddr> = servers.iter().map(TestServer::addr).collect();

@@ -44,13 +44,16 @@ pub(crate) async fn serve(
         .uses_hash()
         .then(|| fulcrum_balance::hash::hash_ip(peer.ip()));
     let nodelay = listener.config.tcp_nodelay;
-    let connected = upstream::connect(cluster, &[], hash, nodelay, |_| None::<TcpStream>).await;
+    let sticky = cluster.persisted(peer.ip(), None);
+    let connected =
+        upstream::connect(cluster, &[], hash, sticky, nodelay, |_| None::<TcpStream>).await;
     let Ok((index, Conn::New(upstream))) = connected else {
         listener.stats.no_backend.fetch_add(1, Relaxed);
         tracing::warn!(listener = %listener.config.name, client = %peer, cluster = cluster.name(),
             "connection closed: no backend reachable");
         return;
     };
+    cluster.persist(peer.ip(), None, index);
     let backend = &cluster.backends[index];
     let settings = Settings {
         mode: listener.relay_mode,

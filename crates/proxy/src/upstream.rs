@@ -34,6 +34,7 @@ pub(crate) async fn connect<R>(
     cluster: &ClusterRuntime,
     exclude: &[usize],
     hash: Option<u64>,
+    preferred: Option<usize>,
     nodelay: bool,
     mut reuse: impl FnMut(SocketAddr) -> Option<R>,
 ) -> Result<(usize, Conn<R>), ConnectError> {
@@ -43,7 +44,7 @@ pub(crate) async fn connect<R>(
     tried[..excluded].copy_from_slice(&exclude[..excluded]);
     let mut n = excluded;
     while n < excluded + attempts.min(MAX_ATTEMPTS - excluded) {
-        let Some(index) = cluster.pick(&tried[..n], hash) else {
+        let Some(index) = cluster.pick_preferring(preferred, &tried[..n], hash) else {
             break;
         };
         tried[n] = index;
@@ -56,6 +57,7 @@ pub(crate) async fn connect<R>(
         match connect_one(backend.address, cluster.config.connect_timeout).await {
             Ok(stream) => {
                 backend.stats.connections.fetch_add(1, Relaxed);
+                cluster.report(index, fulcrum_balance::outlier::Outcome::Connected);
                 if nodelay {
                     // Only fails if the backend already went away; the caller will see that.
                     let _ = set_nodelay(&stream, true);
@@ -65,6 +67,7 @@ pub(crate) async fn connect<R>(
             Err(error) => {
                 backend.stats.active.fetch_sub(1, Relaxed);
                 backend.stats.connect_errors.fetch_add(1, Relaxed);
+                cluster.report(index, fulcrum_balance::outlier::Outcome::ConnectFailure);
                 tracing::debug!(backend = %backend.address, %error, "connect failed");
             }
         }

@@ -9,6 +9,7 @@ use super::route::Route;
 use crate::upstream::{self, Conn as Picked, ConnectError};
 use crate::worker::WorkerCtx;
 use bytes::Bytes;
+use fulcrum_balance::outlier::Outcome;
 use http::header::{HOST, HeaderValue};
 use http::{Request, Response, Uri, Version};
 use http_body_util::combinators::UnsyncBoxBody;
@@ -152,7 +153,10 @@ pub(crate) async fn forward(
         .then(|| fulcrum_balance::hash::hash_ip(peer.ip()));
     let t0 = Instant::now();
     let clients = &worker.clients;
-    let picked = upstream::connect(cluster, &[], hash, true, |addr| clients.take(addr, h2)).await;
+    let picked = upstream::connect(cluster, &[], hash, None, true, |addr| {
+        clients.take(addr, h2)
+    })
+    .await;
     let (index, sender) = match picked {
         Ok((i, Picked::Reused(sender))) => (i, sender),
         Ok((i, Picked::New(stream))) => match handshake(stream, h2).await {
@@ -184,14 +188,17 @@ pub(crate) async fn forward(
         }
         Ok((Err(e), _)) => {
             backend.abandon_request();
+            cluster.report(index, Outcome::Reset);
             tracing::debug!(backend = %backend.address, error = %e, "backend request failed");
             return Err(Cause::UpstreamReset);
         }
         Err(_) => {
             backend.abandon_request();
+            cluster.report(index, Outcome::Timeout);
             return Err(Cause::UpstreamTimeout);
         }
     };
+    cluster.report(index, Outcome::Status(response.status().as_u16()));
     log.t_first_byte = Some(sent_at.elapsed());
     backend.finish_request(sent_at.elapsed().as_nanos() as u64, crate::clock::now_ns());
     Ok(response)

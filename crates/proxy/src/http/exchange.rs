@@ -104,6 +104,14 @@ async fn route_and_proxy(
         .cluster
         .uses_hash()
         .then(|| hash_key(&route.cluster.config.hash_key, &head, c));
+    let cookie_value = route
+        .cluster
+        .persistence_cookie()
+        .and_then(|n| cookie(&head, n))
+        .map(str::to_owned);
+    let sticky = route
+        .cluster
+        .persisted(c.peer.ip(), cookie_value.as_deref());
     let upstream_head = rewrite(c, &mut head, route, authority.as_deref());
     let responded = AtomicBool::new(false);
     let request_timeout = c.http.request_timeout;
@@ -111,7 +119,8 @@ async fn route_and_proxy(
         if route.cluster.config.protocol == UpstreamProtocol::H2 {
             super::bridge::proxy(c, route, head, req, log, &responded).await
         } else {
-            proxy(c, route, hash, &upstream_head, req, log, &responded).await
+            let sticky = (sticky, cookie_value.as_deref());
+            proxy(c, route, hash, sticky, &upstream_head, req, log, &responded).await
         }
     };
     let outcome = match request_timeout {
@@ -254,10 +263,12 @@ enum Tried {
 
 /// Gets backend connections and runs the exchange, trying again as the cluster's retry
 /// policy allows (another backend each time), within the cluster's circuit breakers.
+#[allow(clippy::too_many_arguments)]
 async fn proxy(
     c: &mut Conn<'_>,
     route: &Route,
     hash: Option<u64>,
+    (sticky, cookie_value): (Option<usize>, Option<&str>),
     head: &[u8],
     req: &Req,
     log: &mut Access,
@@ -281,7 +292,7 @@ async fn proxy(
     let mut stale_seen = false;
     loop {
         let started = Instant::now();
-        let (index, upstream) = match acquire(c, route, hash, &tried).await {
+        let (index, upstream) = match acquire(c, route, hash, sticky, &tried).await {
             Ok(got) => got,
             Err(cause) if retry.on_failure(cause) => match retry.take() {
                 Some(held) => {
@@ -299,6 +310,7 @@ async fn proxy(
         backend.start_request();
         let timeout = retry.per_try(cluster.config.response_timeout);
         let status_retry = retry.possible();
+        let set_cookie = cluster.persist(c.peer.ip(), cookie_value, index);
         let outcome = exchange(
             c,
             upstream,
@@ -308,9 +320,21 @@ async fn proxy(
             log,
             responded,
             timeout,
-            status_retry,
+            (status_retry, set_cookie),
         )
         .await;
+        {
+            use fulcrum_balance::outlier::Outcome;
+            match &outcome {
+                Tried::Done(_) => cluster.report(index, Outcome::Status(log.status)),
+                Tried::RetryStatus(s) => cluster.report(index, Outcome::Status(s.as_u16())),
+                Tried::Failed(Cause::UpstreamReset | Cause::BadResponse) => {
+                    cluster.report(index, Outcome::Reset)
+                }
+                Tried::Failed(Cause::UpstreamTimeout) => cluster.report(index, Outcome::Timeout),
+                _ => {}
+            }
+        }
         backend.stats.active.fetch_sub(1, Relaxed);
         let cause = match outcome {
             Tried::Done(keep) => {
@@ -355,6 +379,7 @@ async fn acquire(
     c: &Conn<'_>,
     route: &Route,
     hash: Option<u64>,
+    sticky: Option<usize>,
     tried: &[usize],
 ) -> Result<(usize, Upstream), Cause> {
     let cluster = &route.cluster;
@@ -364,7 +389,8 @@ async fn acquire(
         .enter(Gauge::Pending, limits.max_pending)
         .ok_or(Cause::Overloaded)?;
     let pool = &c.worker.pool;
-    let picked = upstream::connect(cluster, tried, hash, true, |addr| pool.take(addr)).await;
+    let picked =
+        upstream::connect(cluster, tried, hash, sticky, true, |addr| pool.take(addr)).await;
     drop(pending);
     match picked {
         Ok((i, Picked::Reused(kept))) => Ok((i, kept)),
@@ -425,7 +451,7 @@ async fn exchange(
     log: &mut Access,
     responded: &AtomicBool,
     response_timeout: Duration,
-    status_retry: bool,
+    (status_retry, set_cookie): (bool, Option<String>),
 ) -> Tried {
     let ctx = c.ctx();
     let (client, http) = (ctx.client, ctx.http);
@@ -468,7 +494,7 @@ async fn exchange(
                 }
             }
         };
-        let head = match response {
+        let mut head = match response {
             Ok(head) => head,
             Err(UpErr::Closed { any: false }) if up.reused => return Tried::Stale,
             Err(e) => return Tried::Failed(e.cause()),
@@ -485,6 +511,9 @@ async fn exchange(
         }
         log.t_first_byte = Some(sent_at.elapsed());
         log.status = head.status.as_u16();
+        if let Some(v) = set_cookie.and_then(|v| HeaderValue::from_str(&v).ok()) {
+            head.headers.append(http::header::SET_COOKIE, v);
+        }
         let respond = respond(ctx, &up.stream, &mut ubuf, head, req, route, log, responded);
         match sent {
             Some(s) => (s, respond.await),
