@@ -8,7 +8,7 @@
 
 use crate::view::View;
 use fulcrum_balance::{AdminState, Backend, Health};
-use fulcrum_proxy::ListenerStats;
+use fulcrum_proxy::{ClusterLoad, ListenerStats};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, NoLabelSet};
 use prometheus_client::encoding::{prometheus_text, text};
@@ -280,9 +280,65 @@ impl Collector for ViewCollector {
             .clusters
             .iter()
             .map(|c| ([("cluster", c.name())], u64::from(c.panicking(now))));
-        family(&mut enc, PANIC.0, PANIC.1, Kind::Gauge, panics)
+        family(&mut enc, PANIC.0, PANIC.1, Kind::Gauge, panics)?;
+
+        for (name, help, kind, read) in CLUSTER_LOAD {
+            let samples = view
+                .snapshot
+                .loads
+                .iter()
+                .map(|(cluster, load)| ([("cluster", cluster.as_str())], read(load)));
+            family(&mut enc, name, help, kind, samples)?;
+        }
+        Ok(())
     }
 }
+
+/// Per-cluster load: what the circuit breakers and the retry budget read.
+const CLUSTER_LOAD: [Metric<ClusterLoad>; 7] = [
+    (
+        "fulcrum_cluster_requests_active",
+        "Requests (or TCP connections) to the cluster in flight.",
+        Kind::Gauge,
+        |l| l.requests.load(Relaxed),
+    ),
+    (
+        "fulcrum_cluster_requests_pending",
+        "Requests waiting for a backend connection.",
+        Kind::Gauge,
+        |l| l.pending.load(Relaxed),
+    ),
+    (
+        "fulcrum_cluster_connections_active",
+        "Backend connections open, idle pooled ones included.",
+        Kind::Gauge,
+        |l| l.connections.load(Relaxed),
+    ),
+    (
+        "fulcrum_cluster_retries_active",
+        "Retries in flight.",
+        Kind::Gauge,
+        |l| l.retries.load(Relaxed),
+    ),
+    (
+        "fulcrum_cluster_circuit_rejected",
+        "Requests failed fast with 503 because a [cluster.limits] limit was reached.",
+        Kind::Counter,
+        |l| l.rejected.load(Relaxed),
+    ),
+    (
+        "fulcrum_cluster_retries",
+        "Retries made.",
+        Kind::Counter,
+        |l| l.retries_total.load(Relaxed),
+    ),
+    (
+        "fulcrum_cluster_retries_denied",
+        "Retries not made because the retry budget was spent.",
+        Kind::Counter,
+        |l| l.retries_denied.load(Relaxed),
+    ),
+];
 
 /// Encodes one metric family: a descriptor, then one sample per label set.
 fn family<L: EncodeLabelSet>(

@@ -64,14 +64,18 @@ fn serve(stream: TcpStream, served: &AtomicUsize) {
     let mut writer = stream;
     loop {
         let mut line = String::new();
-        // Read one request head (these requests have no body).
+        let mut slow = false;
+        // Read one request head (these requests have no body); `/slow` answers after 800 ms.
         loop {
             line.clear();
             match reader.read_line(&mut line) {
                 Ok(0) | Err(_) => return,
                 Ok(_) if line == "\r\n" => break,
-                Ok(_) => {}
+                Ok(_) => slow |= line.starts_with("GET /slow"),
             }
+        }
+        if slow {
+            thread::sleep(Duration::from_millis(800));
         }
         let body = "ok";
         let resp = format!(
@@ -186,4 +190,41 @@ fn a_request_with_a_body_is_not_replayed() {
         statuses.contains(&502),
         "a POST meeting the dead backend is not replayed: {statuses:?}"
     );
+}
+
+#[test]
+fn over_max_requests_a_request_fails_fast_with_503_and_is_counted() {
+    let backend = Killable::start();
+    let (cfg, listen) = config(&[backend.addr], "[cluster.limits]\nmax_requests = 1");
+    let f = Fulcrum::start(&cfg);
+    let slow = thread::spawn(move || {
+        let mut c = RawClient::connect(listen);
+        c.send(b"GET /slow HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+        c.read_response().unwrap().status
+    });
+    assert!(
+        wait_until(Duration::from_secs(5), || f
+            .metric("fulcrum_cluster_requests_active{cluster=\"c\"}")
+            .unwrap_or(0.0)
+            >= 1.0),
+        "the slow request is in flight{}",
+        f.diag()
+    );
+    let started = std::time::Instant::now();
+    let mut c = RawClient::connect(listen);
+    c.send(b"GET /fast HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+    let r = c.read_response().unwrap();
+    assert_eq!(r.status, 503, "{}", r.describe());
+    assert_eq!(r.header("x-fulcrum-error"), Some("circuit_open"));
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "failed fast"
+    );
+    assert_eq!(
+        slow.join().unwrap(),
+        200,
+        "the request within the limit is served"
+    );
+    let rejected = f.metric("fulcrum_cluster_circuit_rejected_total{cluster=\"c\"}");
+    assert_eq!(rejected, Some(1.0), "{}", f.metrics());
 }

@@ -115,7 +115,11 @@ impl ClusterRuntime {
             outlier,
             placement,
             sticky,
-            clocked: !config.slow_start.is_zero() || config.outlier.is_some(),
+            // Peak-EWMA decays latency estimates with time, slow start ramps with it, and
+            // ejections end by it: those picks read the clock.
+            clocked: !config.slow_start.is_zero()
+                || config.outlier.is_some()
+                || config.balance == Balance::P2cEwma,
         }
     }
 
