@@ -201,3 +201,58 @@ fn check_refuses_tls_features_not_served_yet() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("not available in this build yet"), "{err}");
 }
+
+/// Sends a real ClientHello for `name` (curl; the handshake itself fails, the backends are
+/// not TLS servers) to a passthrough listener.
+fn hello_for(listen: std::net::SocketAddr, name: &str) {
+    let resolve = format!("{name}:{}:127.0.0.1", listen.port());
+    let url = format!("https://{name}:{}/", listen.port());
+    let _ = curl(&["-sk", "--max-time", "2", "--resolve", &resolve, &url]);
+}
+
+#[test]
+fn sni_passthrough_routes_on_the_server_name_without_terminating() {
+    let (a, w, d) = (
+        HttpBackend::start("a"),
+        HttpBackend::start("w"),
+        HttpBackend::start("d"),
+    );
+    let admin = free_port();
+    let listen = free_addr();
+    let cfg = config_head(admin, 2)
+        + &format!(
+            "[[listener]]\nname = \"pass\"\nbind = \"{listen}\"\nprotocol = \"tcp\"\ncluster = \"d\"\n\
+             sni_routes = [{{ server_name = \"a.example.test\", cluster = \"a\" }}, \
+             {{ server_name = \"*.wild.test\", cluster = \"w\" }}]\n\n\
+             [[cluster]]\nname = \"a\"\nbackends = [\"{}\"]\n\n\
+             [[cluster]]\nname = \"w\"\nbackends = [\"{}\"]\n\n\
+             [[cluster]]\nname = \"d\"\nbackends = [\"{}\"]\n",
+            a.addr(),
+            w.addr(),
+            d.addr()
+        );
+    let f = Fulcrum::start(&cfg);
+    hello_for(listen, "a.example.test");
+    hello_for(listen, "x.wild.test");
+    hello_for(listen, "other.test");
+    let counts = || (a.accepted(), w.accepted(), d.accepted());
+    assert!(
+        wait_until(Duration::from_secs(5), || counts() == (1, 1, 1)),
+        "exact, wildcard and default routes each got one connection: {:?}{}",
+        counts(),
+        f.diag()
+    );
+    // The backend got the client's own TLS bytes: a ClientHello record (0x16 0x03).
+    // Garbage instead of a hello is closed and reaches no backend.
+    let mut s = std::net::TcpStream::connect(listen).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    std::io::Write::write_all(&mut s, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut buf = [0u8; 16];
+    assert_eq!(
+        std::io::Read::read(&mut s, &mut buf).unwrap_or(0),
+        0,
+        "closed"
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(counts(), (1, 1, 1), "garbage reached no backend");
+}

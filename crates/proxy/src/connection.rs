@@ -53,6 +53,9 @@ pub(crate) async fn serve(
     // connection carries only the state of the protocol it speaks (an idle HTTP/1.1
     // connection does not pay for the HTTP/2 server's).
     match listener.config.protocol {
+        Protocol::Tcp if listener.sni.is_some() => {
+            Box::pin(passthrough(stream, peer, &listener, &worker, buf)).await
+        }
         Protocol::Tcp => {
             let client = ClientIo::Tcp(stream);
             Box::pin(crate::tcp::serve(client, peer, &listener, &worker, buf)).await
@@ -128,6 +131,29 @@ async fn serve_tls(
             }
         }
     }
+}
+
+/// SNI passthrough: peek at the ClientHello, route on its server name, relay the connection
+/// (the hello included) to that cluster without terminating TLS. A bad, slow or unroutable
+/// hello closes the connection, counted.
+async fn passthrough(
+    stream: TcpStream,
+    peer: SocketAddr,
+    listener: &ListenerRuntime,
+    worker: &WorkerCtx,
+    mut buf: BytesMut,
+) {
+    let Some(sni) = &listener.sni else { return };
+    let (_, cluster, load) = match sni.route(&stream, &mut buf).await {
+        Ok(found) => found,
+        Err(why) => {
+            listener.stats.tls_handshake_errors.fetch_add(1, Relaxed);
+            tracing::debug!(client = %peer, why, "SNI passthrough: connection closed");
+            return;
+        }
+    };
+    let client = ClientIo::Tcp(stream);
+    crate::tcp::serve_with(client, peer, listener, worker, buf, cluster, Some(load)).await;
 }
 
 /// Reads a PROXY header (v1 or v2); returns the client it names (`None` for LOCAL/UNKNOWN:

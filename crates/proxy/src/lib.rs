@@ -23,6 +23,7 @@ mod readiness;
 mod relay;
 mod server;
 mod snapshot;
+mod sni;
 mod stats;
 mod tcp;
 mod tls;

@@ -29,6 +29,8 @@ pub struct ListenerRuntime {
     pub(crate) log_connections: bool,
     /// Compiled HTTP settings, for `protocol = "http"`.
     pub(crate) http: Option<Arc<crate::http::HttpRuntime>>,
+    /// SNI passthrough routes, for TCP listeners with `sni_routes`.
+    pub(crate) sni: Option<Arc<crate::sni::SniRuntime>>,
     /// TLS termination, for `protocol = "https"` and `"tls"`.
     pub(crate) tls: Option<Arc<fulcrum_tls::server::ServerTls>>,
     /// The load counters of `cluster`.

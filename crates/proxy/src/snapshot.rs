@@ -5,6 +5,7 @@ use crate::http::HttpRuntime;
 use crate::listener::ListenerRuntime;
 use crate::load::ClusterLoad;
 use crate::relay::Mode;
+use crate::sni::SniRuntime;
 use crate::tls::TlsSet;
 use fulcrum_config::{Config, RelayMode};
 use std::sync::Arc;
@@ -86,6 +87,10 @@ impl Snapshot {
                     http,
                     cluster_load,
                     tls: tls.server(&l.name),
+                    sni: l
+                        .sni
+                        .as_ref()
+                        .map(|c| Arc::new(SniRuntime::build(c, resolve))),
                 })
             })
             .collect();

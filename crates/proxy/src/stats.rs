@@ -22,7 +22,8 @@ pub struct ListenerStats {
     pub limit_reached: AtomicU64,
     /// Connections closed for a bad or missing PROXY protocol header.
     pub proxy_header_errors: AtomicU64,
-    /// TLS handshakes that failed (garbage, timeout, no common protocol, bad client cert).
+    /// TLS handshakes that failed (garbage, timeout, no common protocol, bad client cert), and
+    /// ClientHellos SNI passthrough refused (malformed, too slow, too large, no route).
     pub tls_handshake_errors: AtomicU64,
     /// HTTP/2 connections ended by the flood guard.
     pub h2_violations: AtomicU64,

@@ -14,7 +14,8 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
 use tokio::net::TcpStream;
 
-/// Serves one accepted client to its end. Never fails: every outcome is counted and logged.
+/// Serves one accepted client to its end, with the listener's cluster. Never fails: every
+/// outcome is counted and logged.
 pub(crate) async fn serve(
     client: ClientIo,
     peer: SocketAddr,
@@ -22,17 +23,27 @@ pub(crate) async fn serve(
     worker: &WorkerCtx,
     early: BytesMut,
 ) {
-    let started = Instant::now();
-    // The client socket inherited its options from the listening socket.
     let Some(cluster) = &listener.cluster else {
         return;
     };
+    let load = listener.cluster_load.as_ref();
+    serve_with(client, peer, listener, worker, early, cluster, load).await;
+}
+
+/// [`serve`] with a given cluster (SNI passthrough picks one per connection).
+pub(crate) async fn serve_with(
+    client: ClientIo,
+    peer: SocketAddr,
+    listener: &ListenerRuntime,
+    worker: &WorkerCtx,
+    early: BytesMut,
+    cluster: &ClusterRuntime,
+    load: Option<&std::sync::Arc<crate::load::ClusterLoad>>,
+) {
+    let started = Instant::now();
+    // The client socket inherited its options from the listening socket.
     let limit = cluster.config.limits.max_connections;
-    let _slot = match listener
-        .cluster_load
-        .as_ref()
-        .map(|l| l.enter(Gauge::Connections, limit))
-    {
+    let _slot = match load.map(|l| l.enter(Gauge::Connections, limit)) {
         Some(None) => {
             tracing::warn!(listener = %listener.config.name, client = %peer, cluster = cluster.name(),
                 "connection closed: the cluster is at max_connections");

@@ -64,12 +64,6 @@ fn refuse_unwired(config: &Config) -> Result<(), String> {
         }
     }
     for l in &config.listeners {
-        if l.sni.is_some() {
-            return Err(format!(
-                "listener `{}`: SNI passthrough (sni_routes) is not available in this build yet",
-                l.name
-            ));
-        }
         if l.tls.as_ref().is_some_and(|t| t.early_data) {
             return Err(format!(
                 "listener `{}`: TLS early data (early_data = true) is not available in this build yet",
