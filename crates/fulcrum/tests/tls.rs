@@ -188,8 +188,10 @@ fn check_refuses_tls_features_not_served_yet() {
     let path = dir.path().join("f.toml");
     std::fs::write(
         &path,
-        "[[listener]]\nname = \"l\"\nbind = \"127.0.0.1:1\"\ncluster = \"c\"\n\n\
-         [[cluster]]\nname = \"c\"\nbackends = [\"127.0.0.1:2\"]\ntls = { verify = false }\n",
+        "[[listener]]\nname = \"l\"\nbind = \"127.0.0.1:1\"\nprotocol = \"https\"\ncluster = \"c\"\n\
+         tls = { certificates = [{ cert = \"c.pem\", key = \"k.pem\" }], early_data = true, \
+         session_tickets = false }\n\n\
+         [[cluster]]\nname = \"c\"\nbackends = [\"127.0.0.1:2\"]\n",
     )
     .unwrap();
     let out = Command::new(fulcrum_bin())
@@ -255,4 +257,112 @@ fn sni_passthrough_routes_on_the_server_name_without_terminating() {
     );
     std::thread::sleep(Duration::from_millis(200));
     assert_eq!(counts(), (1, 1, 1), "garbage reached no backend");
+}
+
+/// `openssl s_server -www` on a free port with the test PKI's server certificate: a real TLS
+/// backend that answers any GET with a status page. Killed on drop.
+struct TlsBackend(std::process::Child, std::net::SocketAddr);
+
+impl TlsBackend {
+    fn start(dir: &Path) -> TlsBackend {
+        let addr = free_addr();
+        let child = Command::new("openssl")
+            .args([
+                "s_server",
+                "-quiet",
+                "-www",
+                "-accept",
+                &addr.port().to_string(),
+            ])
+            .arg("-cert")
+            .arg(dir.join("server.pem"))
+            .arg("-key")
+            .arg(dir.join("server.key"))
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("openssl s_server");
+        let up = wait_until(Duration::from_secs(5), || {
+            std::net::TcpStream::connect(addr).is_ok()
+        });
+        assert!(up, "openssl s_server listening");
+        TlsBackend(child, addr)
+    }
+}
+
+impl Drop for TlsBackend {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn clusters_speak_tls_to_backends_verified_against_a_ca() {
+    let dir = TempDir::new("tls-origin");
+    make_pki(dir.path());
+    let backend = TlsBackend::start(dir.path());
+    let d = dir.path().display();
+    let (admin, http, tcp) = (free_port(), free_addr(), free_addr());
+    let tls = format!("tls = {{ ca = \"{d}/ca.pem\", server_name = \"fulcrum.test\" }}");
+    let bad = format!("tls = {{ ca = \"{d}/server.pem\", server_name = \"fulcrum.test\" }}");
+    let cfg = config_head(admin, 2)
+        + &format!(
+            "[[listener]]\nname = \"web\"\nbind = \"{http}\"\nprotocol = \"http\"\ncluster = \"good\"\n\n\
+             [[listener.route]]\npath_prefix = \"/bad\"\ncluster = \"bad\"\n\n\
+             [[listener]]\nname = \"tcp\"\nbind = \"{tcp}\"\nprotocol = \"tcp\"\ncluster = \"good\"\n\n\
+             [[cluster]]\nname = \"good\"\nbackends = [\"{b}\"]\n{tls}\n\n\
+             [[cluster]]\nname = \"bad\"\nbackends = [\"{b}\"]\nconnect_attempts = 1\n{bad}\n",
+            b = backend.1
+        );
+    let f = Fulcrum::start(&cfg);
+    let url = format!("http://{http}/");
+    let ok = curl(&[
+        "-sS",
+        "--max-time",
+        "10",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        &url,
+    ]);
+    assert_eq!(
+        ok.stdout_text(),
+        "200",
+        "HTTP through TLS to the backend: {}{}",
+        ok.describe(),
+        f.diag()
+    );
+    // A backend whose certificate does not chain to the configured CA is refused.
+    let url = format!("http://{http}/bad");
+    let bad = curl(&[
+        "-sS",
+        "--max-time",
+        "10",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        &url,
+    ]);
+    assert_eq!(
+        bad.stdout_text(),
+        "502",
+        "unverified backend: {}",
+        bad.describe()
+    );
+    // A TCP listener relays into TLS too.
+    let mut s = std::net::TcpStream::connect(tcp).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    std::io::Write::write_all(&mut s, b"GET / HTTP/1.0\r\n\r\n").unwrap();
+    let mut got = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut s, &mut got);
+    let text = String::from_utf8_lossy(&got);
+    assert!(
+        text.starts_with("HTTP/1.0 200"),
+        "TCP into TLS: {text:.200}{}",
+        f.diag()
+    );
 }

@@ -33,6 +33,8 @@ use sticky::Sticky;
 pub struct ClusterRuntime {
     pub config: ClusterConfig,
     pub backends: Vec<Arc<Backend>>,
+    /// TLS to the backends (`[cluster.tls]`).
+    pub(crate) tls: Option<Arc<fulcrum_tls::ClientTls>>,
     /// Built with the cluster, from the weights then.
     selector: Box<dyn Selector>,
     /// Rebuilt after an admin weight change; used once `reweighted` is set.
@@ -101,6 +103,7 @@ impl ClusterRuntime {
         let algorithm = algorithm(config);
         let selector = selector(algorithm, &backends);
         ClusterRuntime {
+            tls: None,
             config: config.clone(),
             backends,
             selector,
@@ -148,6 +151,12 @@ impl ClusterRuntime {
     /// The weight `backend` gets now, slow start included.
     pub fn effective_weight(&self, backend: &Backend) -> u32 {
         backend.effective_weight(crate::clock::now_ns(), self.policy.slow_start_ns)
+    }
+
+    /// The cluster with TLS to its backends.
+    pub(crate) fn with_tls(mut self, tls: Option<Arc<fulcrum_tls::ClientTls>>) -> Self {
+        self.tls = tls;
+        self
     }
 
     /// Whether picks read the balancing key's hash (so the caller should compute it).

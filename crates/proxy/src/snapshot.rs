@@ -40,7 +40,9 @@ impl Snapshot {
                 let old = previous.and_then(|p| p.cluster(&c.name));
                 match old {
                     Some(old) if old.config == *c => Arc::clone(old),
-                    old => Arc::new(ClusterRuntime::build(c, old.map(|o| &**o))),
+                    old => Arc::new(
+                        ClusterRuntime::build(c, old.map(|o| &**o)).with_tls(tls.client(&c.name)),
+                    ),
                 }
             })
             .collect();

@@ -80,6 +80,17 @@ pub(crate) async fn serve_with(
             end: End::Shutdown,
             error: None,
         }
+    } else if let Some(tls) = &cluster.tls {
+        let addr = cluster.backends[index].address;
+        relay_to_tls(
+            &client,
+            upstream,
+            (cluster, tls, addr),
+            peer,
+            &early,
+            listener,
+        )
+        .await
     } else if let Err(error) = preamble(&client, &upstream, cluster, peer, &early).await {
         Outcome {
             up: 0,
@@ -155,6 +166,46 @@ async fn relay_terminated(client: &ClientIo, upstream: &TcpStream, l: &ListenerR
     let (up, down) = copy_both(client, upstream, l.config.idle_timeout).await;
     Outcome {
         up,
+        down,
+        end: End::ClientClosed,
+        error: None,
+    }
+}
+
+/// The relay when the cluster speaks TLS to its backends: the PROXY header (if any) goes in
+/// clear first, then the TLS handshake within the connect timeout, then the client's early
+/// bytes and a copy relay both ways through TLS.
+async fn relay_to_tls(
+    client: &ClientIo,
+    upstream: TcpStream,
+    (cluster, tls, addr): (&ClusterRuntime, &fulcrum_tls::ClientTls, SocketAddr),
+    peer: SocketAddr,
+    early: &[u8],
+    l: &ListenerRuntime,
+) -> Outcome {
+    let failed = |error| Outcome {
+        up: 0,
+        down: 0,
+        end: End::BackendError,
+        error: Some(error),
+    };
+    if let Err(e) = preamble(client, &upstream, cluster, peer, &[]).await {
+        return failed(e);
+    }
+    let timeout = cluster.config.connect_timeout;
+    let stream = match tokio::time::timeout(timeout, tls.connect(upstream, addr)).await {
+        Ok(Ok(s)) => crate::http::Halves::new(s),
+        Ok(Err(e)) => return failed(e),
+        Err(_) => return failed(std::io::ErrorKind::TimedOut.into()),
+    };
+    if !early.is_empty()
+        && let Err(e) = crate::http::write_all(&stream, early).await
+    {
+        return failed(e);
+    }
+    let (up, down) = copy_both(client, &stream, l.config.idle_timeout).await;
+    Outcome {
+        up: up + early.len() as u64,
         down,
         end: End::ClientClosed,
         error: None,

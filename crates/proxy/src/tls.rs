@@ -4,6 +4,7 @@
 
 use crate::snapshot::Snapshot;
 use fulcrum_config::Config;
+use fulcrum_tls::ClientTls;
 use fulcrum_tls::server::ServerTls;
 use std::sync::Arc;
 
@@ -11,6 +12,7 @@ use std::sync::Arc;
 #[derive(Debug, Default)]
 pub struct TlsSet {
     servers: Vec<(String, Arc<ServerTls>)>,
+    clients: Vec<(String, Arc<ClientTls>)>,
 }
 
 impl TlsSet {
@@ -36,7 +38,30 @@ impl TlsSet {
             };
             servers.push((l.name.clone(), server));
         }
-        Ok(TlsSet { servers })
+        let mut clients = Vec::new();
+        for c in &config.clusters {
+            let Some(settings) = &c.tls else { continue };
+            let kept = previous
+                .and_then(|p| p.cluster(&c.name))
+                .filter(|old| old.config.tls.as_ref() == Some(settings))
+                .and_then(|old| old.tls.clone());
+            let client = match kept {
+                Some(tls) => tls,
+                None => Arc::new(
+                    ClientTls::build(settings, &base)
+                        .map_err(|e| format!("cluster `{}`: {e}", c.name))?,
+                ),
+            };
+            clients.push((c.name.clone(), client));
+        }
+        Ok(TlsSet { servers, clients })
+    }
+
+    pub(crate) fn client(&self, cluster: &str) -> Option<Arc<ClientTls>> {
+        self.clients
+            .iter()
+            .find(|(n, _)| n == cluster)
+            .map(|(_, c)| Arc::clone(c))
     }
 
     pub(crate) fn server(&self, listener: &str) -> Option<Arc<ServerTls>> {
@@ -55,14 +80,6 @@ impl TlsSet {
 /// Features whose keys validate but which the data plane does not serve yet: refused at
 /// start and on reload rather than silently ignored.
 fn refuse_unwired(config: &Config) -> Result<(), String> {
-    for c in &config.clusters {
-        if c.tls.is_some() {
-            return Err(format!(
-                "cluster `{}`: TLS to backends ([cluster.tls]) is not available in this build yet",
-                c.name
-            ));
-        }
-    }
     for l in &config.listeners {
         if l.tls.as_ref().is_some_and(|t| t.early_data) {
             return Err(format!(

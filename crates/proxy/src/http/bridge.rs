@@ -193,7 +193,7 @@ async fn respond(
         parts.headers.insert(CONTENT_LENGTH, v);
     }
     if ctx.http.via {
-        add_via(&mut parts.headers, Version::HTTP_2);
+        add_via(&mut parts.headers, parts.version);
     }
     route.response_rules.apply(&mut parts.headers);
     if let (Some(name), Some(id)) = (&ctx.http.request_id, &req.request_id) {

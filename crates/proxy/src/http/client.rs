@@ -93,7 +93,36 @@ impl ClientPool {
 
 /// Starts a hyper connection on `stream`; its driver runs as a task of the worker.
 pub(crate) async fn handshake(stream: TcpStream, h2: bool) -> hyper::Result<Sender> {
-    let io = TokioIo::new(stream);
+    start(TokioIo::new(stream), h2).await
+}
+
+/// Starts a hyper connection over TLS to `backend` (the cluster's `[cluster.tls]`), the TLS
+/// handshake bounded by `timeout`. `None` when TLS fails (counted as a connect failure).
+pub(crate) async fn handshake_tls(
+    stream: TcpStream,
+    h2: bool,
+    tls: &fulcrum_tls::ClientTls,
+    backend: SocketAddr,
+    timeout: std::time::Duration,
+) -> Option<Sender> {
+    let tls_stream = match tokio::time::timeout(timeout, tls.connect(stream, backend)).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => {
+            tracing::debug!(%backend, error = %e, "TLS to backend failed");
+            return None;
+        }
+        Err(_) => {
+            tracing::debug!(%backend, "TLS handshake with backend timed out");
+            return None;
+        }
+    };
+    start(TokioIo::new(tls_stream), h2).await.ok()
+}
+
+async fn start<IO>(io: TokioIo<IO>, h2: bool) -> hyper::Result<Sender>
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     if h2 {
         let (sender, conn) = http2::Builder::new(TokioExecutor::new())
             .initial_stream_window_size(1 << 20)
@@ -159,13 +188,23 @@ pub(crate) async fn forward(
     .await;
     let (index, sender) = match picked {
         Ok((i, Picked::Reused(sender))) => (i, sender),
-        Ok((i, Picked::New(stream))) => match handshake(stream, h2).await {
-            Ok(sender) => (i, sender),
-            Err(_) => {
-                cluster.backends[i].stats.active.fetch_sub(1, Relaxed);
-                return Err(Cause::ConnectFailed);
+        Ok((i, Picked::New(stream))) => {
+            let addr = cluster.backends[i].address;
+            let started = match &cluster.tls {
+                Some(tls) => {
+                    handshake_tls(stream, h2, tls, addr, cluster.config.connect_timeout).await
+                }
+                None => handshake(stream, h2).await.ok(),
+            };
+            match started {
+                Some(sender) => (i, sender),
+                None => {
+                    cluster.backends[i].stats.active.fetch_sub(1, Relaxed);
+                    cluster.report(i, Outcome::ConnectFailure);
+                    return Err(Cause::ConnectFailed);
+                }
             }
-        },
+        }
         Err(ConnectError::NoBackend) => return Err(Cause::NoBackend),
         Err(ConnectError::Failed) => return Err(Cause::ConnectFailed),
     };

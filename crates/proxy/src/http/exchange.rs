@@ -116,7 +116,8 @@ async fn route_and_proxy(
     let responded = AtomicBool::new(false);
     let request_timeout = c.http.request_timeout;
     let proxied = async {
-        if route.cluster.config.protocol == UpstreamProtocol::H2 {
+        // HTTP/2 backends, and backends behind TLS, go through hyper's client.
+        if route.cluster.config.protocol == UpstreamProtocol::H2 || route.cluster.tls.is_some() {
             super::bridge::proxy(c, route, head, req, log, &responded).await
         } else {
             let sticky = (sticky, cookie_value.as_deref());
