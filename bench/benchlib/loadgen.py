@@ -23,7 +23,7 @@ end
 
 
 def wrk(tmp: str, port: int, cpu: int, duration: float, connections: int = 64, threads: int = 1,
-        headers: list[str] | None = None, path: str = "/") -> dict:
+        headers: list[str] | None = None, path: str = "/", scheme: str = "http") -> dict:
     script = os.path.join(tmp, "wrk-report.lua")
     if not os.path.exists(script):
         with open(script, "w") as f:
@@ -32,7 +32,7 @@ def wrk(tmp: str, port: int, cpu: int, duration: float, connections: int = 64, t
             "-s", script]
     for h in headers or []:
         argv += ["-H", h]
-    argv.append(f"http://127.0.0.1:{port}{path}")
+    argv.append(f"{scheme}://127.0.0.1:{port}{path}")
     r = procs.run(argv, cpu, timeout=duration + 30)
     for line in (r.stdout or "").splitlines():
         if line.startswith("BENCHJSON "):

@@ -27,6 +27,7 @@ PACKAGES = {
     "nghttp": "nghttp2-client",
     "strace": "strace",
     "taskset": "util-linux",
+    "openssl": "openssl",
 }
 
 
@@ -75,6 +76,8 @@ def version(binary: str) -> str:
         m = re.search(r"nghttp2/(\S+)", _first_line([binary, "--version"]))
     elif binary == "strace":
         m = re.search(r"version (\S+)", _first_line(["strace", "-V"]))
+    elif binary == "openssl":
+        m = re.search(r"OpenSSL (\S+)", _first_line(["openssl", "version"]))
     else:
         m = None
     return m.group(1) if m else _first_line([binary, "--version"])
