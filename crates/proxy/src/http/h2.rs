@@ -153,6 +153,7 @@ async fn route_and_send(
     if let (Some(max), Some(len)) = (ctx.http.max_body, content_length(&parts.headers))
         && len > max
     {
+        drain(body).await;
         return Err(Cause::BodyTooLarge);
     }
     let authority = parts
@@ -181,6 +182,23 @@ async fn route_and_send(
     let worker = &ctx.worker;
     let response = client::forward(worker, ctx.peer, route, parts, body, authority, log).await?;
     Ok(rewrite_response(ctx, route, response, log))
+}
+
+/// Reads and drops a refused request's body, a little of it for a little while, so a small
+/// upload ends cleanly before the error response instead of being reset under the client
+/// (some clients then lose the response). Larger or slower bodies are reset.
+async fn drain(mut body: Incoming) {
+    const LIMIT: usize = 256 * 1024;
+    let drained = async {
+        let mut seen = 0;
+        while let Some(Ok(frame)) = body.frame().await {
+            seen += frame.data_ref().map_or(0, |d| d.len());
+            if seen > LIMIT {
+                return;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(1), drained).await;
 }
 
 fn content_length(headers: &HeaderMap) -> Option<u64> {
