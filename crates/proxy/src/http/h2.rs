@@ -9,7 +9,6 @@ use super::headers::{
     Forwarding, add_forwarding, add_via, ensure_request_id, host_of, strip_hop_by_hop,
 };
 use super::log::Access;
-use super::prefixed::Prefixed;
 use super::respond::Cause;
 use super::route::{Route, RouteInput};
 use crate::h2guard::{self, H2Guard};
@@ -57,7 +56,8 @@ pub(crate) async fn serve_h2(
     worker: Arc<WorkerCtx>,
     buf: BytesMut,
 ) {
-    serve_h2_io(Prefixed::new(buf, stream), peer, listener, worker, None).await;
+    let io = fulcrum_tls::Prefixed::new(buf.to_vec(), stream);
+    serve_h2_io(io, peer, listener, worker, None).await;
 }
 
 /// Serves HTTP/2 over any byte stream: cleartext (the preface already read is replayed) or

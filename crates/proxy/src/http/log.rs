@@ -47,28 +47,8 @@ fn opt_ms(d: Option<Duration>) -> String {
 impl Access {
     /// A line for an HTTP/2 request from `client`.
     pub(crate) fn for_parts(client: SocketAddr, parts: &http::request::Parts) -> Access {
-        let field = |name: http::header::HeaderName| {
-            parts
-                .headers
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("")
-                .to_string()
-        };
-        Access {
-            client: Some(client),
-            method: parts.method.to_string(),
-            target: parts
-                .uri
-                .path_and_query()
-                .map_or("/", |pq| pq.as_str())
-                .to_string(),
-            version: "HTTP/2.0",
-            referer: field(http::header::REFERER),
-            user_agent: field(http::header::USER_AGENT),
-            end: "ok",
-            ..Access::default()
-        }
+        let target = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
+        Access::request(client, &parts.method, target, "HTTP/2.0", &parts.headers)
     }
 
     /// A line for `head` from `client`, whose head took `t_request` to arrive.
@@ -77,8 +57,27 @@ impl Access {
         head: &fulcrum_h1::RequestHead,
         t_request: Duration,
     ) -> Access {
-        let field = |name: http::header::HeaderName| {
-            head.headers
+        let version = if head.version == http::Version::HTTP_10 {
+            "HTTP/1.0"
+        } else {
+            "HTTP/1.1"
+        };
+        let target = head.uri.to_string();
+        Access {
+            t_request,
+            ..Access::request(client, &head.method, &target, version, &head.headers)
+        }
+    }
+
+    fn request(
+        client: SocketAddr,
+        method: &http::Method,
+        target: &str,
+        version: &'static str,
+        headers: &http::HeaderMap,
+    ) -> Access {
+        let field = |name| {
+            headers
                 .get(name)
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("")
@@ -86,16 +85,11 @@ impl Access {
         };
         Access {
             client: Some(client),
-            method: head.method.to_string(),
-            target: head.uri.to_string(),
-            version: if head.version == http::Version::HTTP_10 {
-                "HTTP/1.0"
-            } else {
-                "HTTP/1.1"
-            },
+            method: method.to_string(),
+            target: target.to_string(),
+            version,
             referer: field(http::header::REFERER),
             user_agent: field(http::header::USER_AGENT),
-            t_request,
             end: "ok",
             ..Access::default()
         }

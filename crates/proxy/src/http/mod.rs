@@ -17,7 +17,6 @@ mod headers;
 mod io;
 mod log;
 pub(crate) mod pool;
-mod prefixed;
 mod respond;
 mod retry;
 pub(crate) mod route;
