@@ -115,20 +115,30 @@ async fn route_and_proxy(
     let upstream_head = rewrite(c, &mut head, route, authority.as_deref());
     let responded = AtomicBool::new(false);
     let request_timeout = c.http.request_timeout;
-    let proxied = async {
-        // HTTP/2 backends, and backends behind TLS, go through hyper's client.
-        if route.cluster.config.protocol == UpstreamProtocol::H2 || route.cluster.tls.is_some() {
-            super::bridge::proxy(c, route, head, req, log, &responded).await
-        } else {
-            let sticky = (sticky, cookie_value.as_deref());
+    // HTTP/2 backends, and backends behind TLS, go through hyper's client (boxed: its state
+    // is large and would otherwise be carried, and copied, by every HTTP/1.1 request).
+    let bridged =
+        route.cluster.config.protocol == UpstreamProtocol::H2 || route.cluster.tls.is_some();
+    let sticky = (sticky, cookie_value.as_deref());
+    // The futures are made where they are awaited, not bound first: a bound future is moved
+    // (copied whole) into the await.
+    let outcome = match (request_timeout, bridged) {
+        (Some(limit), true) => tokio::time::timeout(
+            limit,
+            Box::pin(super::bridge::proxy(c, route, head, req, log, &responded)),
+        )
+        .await
+        .unwrap_or(Err(Cause::UpstreamTimeout)),
+        (None, true) => Box::pin(super::bridge::proxy(c, route, head, req, log, &responded)).await,
+        (Some(limit), false) => tokio::time::timeout(
+            limit,
+            proxy(c, route, hash, sticky, &upstream_head, req, log, &responded),
+        )
+        .await
+        .unwrap_or(Err(Cause::UpstreamTimeout)),
+        (None, false) => {
             proxy(c, route, hash, sticky, &upstream_head, req, log, &responded).await
         }
-    };
-    let outcome = match request_timeout {
-        Some(limit) => tokio::time::timeout(limit, proxied)
-            .await
-            .unwrap_or(Err(Cause::UpstreamTimeout)),
-        None => proxied.await,
     };
     match outcome {
         Ok(keep) => keep,
