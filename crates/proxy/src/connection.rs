@@ -31,6 +31,41 @@ pub(crate) async fn serve(
     permit: Permit,
 ) {
     let _open = Open::new(&listener, &worker, permit);
+    // The first steps are boxed and over before the protocol is served: the task itself
+    // carries only what every connection needs for its whole life plus the protocol's state
+    // (the HTTP/1.1 one inline, the others boxed), so an idle connection stays small.
+    let Some((stream, peer, buf, h2)) = Box::pin(prelude(stream, peer, &listener)).await else {
+        return;
+    };
+    if let Some(tls) = listener.tls.clone() {
+        return Box::pin(serve_tls(stream, peer, listener, worker, buf, tls)).await;
+    }
+    match listener.config.protocol {
+        Protocol::Tcp if listener.sni.is_some() => {
+            Box::pin(passthrough(stream, peer, &listener, &worker, buf)).await
+        }
+        Protocol::Tcp => {
+            let client = ClientIo::Tcp(stream);
+            Box::pin(crate::tcp::serve(client, peer, &listener, &worker, buf)).await
+        }
+        Protocol::Http if h2 => {
+            Box::pin(crate::http::serve_h2(stream, peer, listener, worker, buf)).await
+        }
+        Protocol::Http => {
+            let client = ClientIo::Tcp(stream);
+            crate::http::serve(client, peer, listener, worker, buf).await
+        }
+    }
+}
+
+/// Reads a PROXY header if the peer is trusted to send one, and, on a cleartext HTTP
+/// listener, looks for the HTTP/2 preface. Gives back the connection, the client's address,
+/// the bytes read so far and whether they are the preface; `None` closes the connection.
+async fn prelude(
+    stream: TcpStream,
+    peer: SocketAddr,
+    listener: &ListenerRuntime,
+) -> Option<(TcpStream, SocketAddr, BytesMut, bool)> {
     let mut buf = BytesMut::new();
     let from = &listener.config.proxy_protocol_from;
     let peer = if !from.is_empty() && proxy_protocol::trusted(peer.ip(), from) {
@@ -40,41 +75,16 @@ pub(crate) async fn serve(
             Err(why) => {
                 listener.stats.proxy_header_errors.fetch_add(1, Relaxed);
                 tracing::debug!(%peer, why, "bad PROXY protocol header, closing");
-                return;
+                return None;
             }
         }
     } else {
         peer
     };
-    if let Some(tls) = listener.tls.clone() {
-        return Box::pin(serve_tls(stream, peer, listener, worker, buf, tls)).await;
-    }
-    // Each protocol's future is boxed: this function's own state stays small, and a
-    // connection carries only the state of the protocol it speaks (an idle HTTP/1.1
-    // connection does not pay for the HTTP/2 server's).
-    match listener.config.protocol {
-        Protocol::Tcp if listener.sni.is_some() => {
-            Box::pin(passthrough(stream, peer, &listener, &worker, buf)).await
-        }
-        Protocol::Tcp => {
-            let client = ClientIo::Tcp(stream);
-            Box::pin(crate::tcp::serve(client, peer, &listener, &worker, buf)).await
-        }
-        Protocol::Http => {
-            if is_h2(&stream, &mut buf).await {
-                Box::pin(crate::http::serve_h2(stream, peer, listener, worker, buf)).await;
-            } else {
-                crate::http::serve(
-                    crate::http::ClientIo::Tcp(stream),
-                    peer,
-                    listener,
-                    worker,
-                    buf,
-                )
-                .await;
-            }
-        }
-    }
+    let h2 = listener.tls.is_none()
+        && listener.config.protocol == Protocol::Http
+        && is_h2(&stream, &mut buf).await;
+    Some((stream, peer, buf, h2))
 }
 
 /// Terminates TLS (bytes already read, if any, are replayed into the handshake), then serves

@@ -84,17 +84,14 @@ pub(crate) async fn serve(
         peer_value,
     };
     loop {
-        let (head, first_byte) = match read_head(&mut conn).await {
-            Ok(read) => read,
-            Err(Stop::Quiet) => return,
-            Err(Stop::Reject(cause)) => {
-                reject(&conn, cause).await;
-                return;
-            }
-        };
-        // Boxed: the exchange's state lives on the heap only while a request is in flight,
-        // so an idle keep-alive connection stays small.
-        let keep_alive = Box::pin(exchange::run(&mut conn, head, first_byte)).await;
+        // Idle between requests: only this small wait is held, not a request's state.
+        let idle_until = Instant::now() + http.keepalive;
+        if conn.buf.is_empty() && !wait_for_request(&conn, idle_until).await {
+            return;
+        }
+        // Boxed: a request's state (head, exchange, error answer) lives on the heap only while
+        // the request is in flight, so an idle keep-alive connection stays small.
+        let keep_alive = Box::pin(one_request(&mut conn, idle_until)).await;
         if !keep_alive || worker.is_draining() {
             return;
         }
@@ -105,9 +102,37 @@ pub(crate) async fn serve(
     }
 }
 
+/// Waits for the next request's first bytes (or the client's close) within the keep-alive
+/// timeout; false when the connection should end quietly (idle too long, or draining).
+async fn wait_for_request(c: &Conn<'_>, idle_until: Instant) -> bool {
+    let drain = c.worker.drain_started.notified();
+    if c.worker.is_draining() {
+        return false;
+    }
+    tokio::select! {
+        ready = tokio::time::timeout_at(idle_until, c.client.wait_readable()) => {
+            matches!(ready, Ok(Ok(())))
+        }
+        () = drain => false,
+    }
+}
+
+/// Reads one request head and serves the request; whether the connection may go on.
+async fn one_request(c: &mut Conn<'_>, idle_until: Instant) -> bool {
+    let (head, first_byte) = match read_head(c, idle_until).await {
+        Ok(read) => read,
+        Err(Stop::Quiet) => return false,
+        Err(Stop::Reject(cause)) => {
+            reject(c, cause).await;
+            return false;
+        }
+    };
+    exchange::run(c, head, first_byte).await
+}
+
 /// Reads until a whole request head is buffered, within the keep-alive timeout for the first
 /// byte and the header timeout from the first byte on (slowloris).
-async fn read_head(c: &mut Conn<'_>) -> Result<(RequestHead, Instant), Stop> {
+async fn read_head(c: &mut Conn<'_>, idle_until: Instant) -> Result<(RequestHead, Instant), Stop> {
     let mut parser = RequestParser::new();
     let mut first_byte = (!c.buf.is_empty()).then(Instant::now);
     loop {
@@ -127,7 +152,7 @@ async fn read_head(c: &mut Conn<'_>) -> Result<(RequestHead, Instant), Stop> {
         let read = match first_byte {
             Some(t) => read_some_until(c.client, &mut c.buf, t + c.http.header_timeout).await,
             None => {
-                let idle = read_when_ready(c.client, &mut c.buf, Instant::now() + c.http.keepalive);
+                let idle = read_when_ready(c.client, &mut c.buf, idle_until);
                 let drain = c.worker.drain_started.notified();
                 if c.worker.is_draining() {
                     return Err(Stop::Quiet);
