@@ -85,10 +85,9 @@ pub(crate) async fn serve_h2_io<IO>(
         scheme: if tls.is_some() { "https" } else { "http" },
         identity: tls.and_then(|t| t.identity),
     });
-    let service = service_fn(move |req| {
-        let ctx = Arc::clone(&ctx);
-        async move { Ok::<_, Infallible>(handle(&ctx, req).await) }
-    });
+    // Each stream's future is boxed: hyper spawns a task per stream and would otherwise copy
+    // the whole request state (several KB) into it, more than once.
+    let service = service_fn(move |req| Box::pin(handle_owned(Arc::clone(&ctx), req)));
     let mut builder = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
     h2guard::server_builder_settings(&mut builder, &limits);
     let conn = builder.serve_connection(TokioIo::new(guard), service);
@@ -109,6 +108,13 @@ pub(crate) async fn serve_h2_io<IO>(
         listener.stats.h2_violations.fetch_add(1, Relaxed);
         tracing::warn!(client = %peer, violation = %v, "HTTP/2 connection ended by the flood guard");
     }
+}
+
+async fn handle_owned(
+    ctx: Arc<H2Ctx>,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, Infallible> {
+    Ok(handle(&ctx, req).await)
 }
 
 async fn handle(ctx: &H2Ctx, req: Request<Incoming>) -> Response<Body> {
