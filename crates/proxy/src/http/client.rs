@@ -11,6 +11,7 @@ use crate::worker::WorkerCtx;
 use bytes::Bytes;
 use fulcrum_balance::outlier::Outcome;
 use http::header::{HOST, HeaderValue};
+use http::uri::PathAndQuery;
 use http::{Request, Response, Uri, Version};
 use http_body_util::combinators::UnsyncBoxBody;
 use hyper::body::Incoming;
@@ -251,22 +252,26 @@ fn set_target(
     backend: SocketAddr,
     h2: bool,
 ) {
-    let authority = authority.map_or_else(|| backend.to_string(), str::to_owned);
     let pq = parts
         .uri
         .path_and_query()
-        .map_or("/", |pq| pq.as_str())
-        .to_owned();
+        .cloned()
+        .unwrap_or_else(|| PathAndQuery::from_static("/"));
+    let authority = || authority.map_or_else(|| backend.to_string(), str::to_owned);
+    let mut target = http::uri::Parts::default();
     if h2 {
         parts.version = Version::HTTP_2;
         parts.headers.remove(HOST);
-        let uri = format!("http://{authority}{pq}");
-        parts.uri = uri.parse().unwrap_or_else(|_| Uri::from_static("/"));
+        target.scheme = Some(http::uri::Scheme::HTTP);
+        target.authority = authority().parse().ok();
     } else {
         parts.version = Version::HTTP_11;
-        if let Ok(v) = HeaderValue::from_str(&authority) {
-            parts.headers.entry(HOST).or_insert(v);
+        if !parts.headers.contains_key(HOST)
+            && let Ok(v) = HeaderValue::from_str(&authority())
+        {
+            parts.headers.insert(HOST, v);
         }
-        parts.uri = pq.parse().unwrap_or_else(|_| Uri::from_static("/"));
     }
+    target.path_and_query = Some(pq);
+    parts.uri = Uri::from_parts(target).unwrap_or_else(|_| Uri::from_static("/"));
 }

@@ -41,6 +41,8 @@ struct H2Ctx {
     scheme: &'static str,
     /// The verified client certificate, if any (mTLS).
     identity: Option<fulcrum_tls::ClientIdentity>,
+    /// The client's address as a header value, made once for X-Forwarded-For.
+    peer_value: Option<HeaderValue>,
 }
 
 /// What a TLS client connection brings to the HTTP/2 code.
@@ -84,6 +86,7 @@ pub(crate) async fn serve_h2_io<IO>(
         http,
         scheme: if tls.is_some() { "https" } else { "http" },
         identity: tls.and_then(|t| t.identity),
+        peer_value: HeaderValue::from_str(&peer.ip().to_string()).ok(),
     });
     // Each stream's future is boxed: hyper spawns a task per stream and would otherwise copy
     // the whole request state (several KB) into it, more than once.
@@ -121,19 +124,26 @@ async fn handle(ctx: &H2Ctx, req: Request<Incoming>) -> Response<Body> {
     let started = Instant::now();
     ctx.listener.stats.requests.fetch_add(1, Relaxed);
     let (mut parts, body) = req.into_parts();
-    let mut log = Access::for_parts(ctx.peer, &parts);
+    let logging = ctx.http.access_log != AccessLogFormat::Off;
+    let mut log = if logging {
+        Access::for_parts(ctx.peer, &parts)
+    } else {
+        Access::default()
+    };
     let request_id = ctx
         .http
         .request_id
         .as_ref()
         .map(|n| ensure_request_id(&mut parts.headers, n));
-    let request_id = request_id.and_then(|v| v.to_str().ok().map(str::to_owned));
-    log.request_id = request_id.clone().unwrap_or_default();
-    let response = match route_and_send(ctx, parts, body, &mut log).await {
+    if logging && let Some(id) = &request_id {
+        log.request_id = id.to_str().unwrap_or("").to_owned();
+    }
+    let id = request_id.as_ref();
+    let response = match route_and_send(ctx, parts, body, id, &mut log).await {
         Ok(resp) => resp,
         Err(cause) => {
             log.end = cause.name();
-            error(ctx, cause, request_id.as_deref())
+            error(ctx, cause, id)
         }
     };
     log.status = response.status().as_u16();
@@ -154,6 +164,7 @@ async fn route_and_send(
     ctx: &H2Ctx,
     mut parts: http::request::Parts,
     body: Incoming,
+    request_id: Option<&HeaderValue>,
     log: &mut Access,
 ) -> Result<Response<Body>, Cause> {
     if let (Some(max), Some(len)) = (ctx.http.max_body, content_length(&parts.headers))
@@ -187,7 +198,7 @@ async fn route_and_send(
     let body: Body = body.map_err(|e| Box::new(e) as BoxError).boxed_unsync();
     let worker = &ctx.worker;
     let response = client::forward(worker, ctx.peer, route, parts, body, authority, log).await?;
-    Ok(rewrite_response(ctx, route, response, log))
+    Ok(rewrite_response(ctx, route, response, request_id, log))
 }
 
 /// Reads and drops a refused request's body, a little of it for a little while, so a small
@@ -231,7 +242,7 @@ fn rewrite_request(
         client: ctx.peer.ip(),
         proto: ctx.scheme,
         host: authority,
-        client_value: None,
+        client_value: ctx.peer_value.clone(),
         host_value: authority.and_then(|a| HeaderValue::from_str(a).ok()),
     };
     add_forwarding(&mut parts.headers, &forwarding);
@@ -245,6 +256,7 @@ fn rewrite_response(
     ctx: &H2Ctx,
     route: &Route,
     resp: Response<Incoming>,
+    request_id: Option<&HeaderValue>,
     log: &mut Access,
 ) -> Response<Body> {
     let (mut parts, body) = resp.into_parts();
@@ -257,10 +269,8 @@ fn rewrite_response(
         add_via(&mut parts.headers, parts.version);
     }
     route.response_rules.apply(&mut parts.headers);
-    if let (Some(name), false) = (&ctx.http.request_id, log.request_id.is_empty())
-        && let Ok(v) = HeaderValue::from_str(&log.request_id)
-    {
-        parts.headers.insert(name.clone(), v);
+    if let (Some(name), Some(id)) = (&ctx.http.request_id, request_id) {
+        parts.headers.insert(name.clone(), id.clone());
     }
     parts.version = Version::HTTP_2;
     log.end = "ok";
@@ -269,7 +279,7 @@ fn rewrite_response(
 }
 
 /// An error Fulcrum answers itself over HTTP/2.
-fn error(ctx: &H2Ctx, cause: Cause, request_id: Option<&str>) -> Response<Body> {
+fn error(ctx: &H2Ctx, cause: Cause, request_id: Option<&HeaderValue>) -> Response<Body> {
     let status = cause.status();
     let custom = ctx.http.errors.iter().find(|e| e.status == status.as_u16());
     let (content_type, body) = match custom {
@@ -295,10 +305,8 @@ fn error(ctx: &H2Ctx, cause: Cause, request_id: Option<&str>) -> Response<Body> 
         headers.insert(http::header::CONTENT_TYPE, v);
     }
     headers.insert("x-fulcrum-error", HeaderValue::from_static(cause.name()));
-    if let (Some(name), Some(id)) = (&ctx.http.request_id, request_id)
-        && let Ok(v) = HeaderValue::from_str(id)
-    {
-        headers.insert(name.clone(), v);
+    if let (Some(name), Some(id)) = (&ctx.http.request_id, request_id) {
+        headers.insert(name.clone(), id.clone());
     }
     response
 }
