@@ -74,17 +74,39 @@ def stat_cpu_ns(pid: int) -> int:
     return sum(int(x) for x in rest[11:15]) * 1_000_000_000 // CLK_TCK
 
 
+def stat_kernel_ns(pid: int) -> int:
+    """stime+cstime of /proc/PID/stat: the part of stat_cpu_ns spent in the kernel
+    (system calls, and the TCP work they do inline), at clock-tick resolution."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            s = f.read()
+    except OSError:
+        return 0
+    rest = s[s.rfind(")") + 2:].split()
+    return (int(rest[12]) + int(rest[14])) * 1_000_000_000 // CLK_TCK
+
+
 @dataclass
 class TreeCpu:
     schedstat_ns: int   # precise, live threads only
     stat_ns: int        # tick resolution, includes exited threads and reaped children
+    kernel_ns: int = 0  # the kernel's part of stat_ns
 
 
 def tree_cpu(pid: int | None) -> TreeCpu:
     if pid is None:
         return TreeCpu(0, 0)
     pids = descendants(pid)
-    return TreeCpu(sum(task_cpu_ns(p) for p in pids), sum(stat_cpu_ns(p) for p in pids))
+    return TreeCpu(sum(task_cpu_ns(p) for p in pids), sum(stat_cpu_ns(p) for p in pids),
+                   sum(stat_kernel_ns(p) for p in pids))
+
+
+def kernel_share(a: TreeCpu, b: TreeCpu) -> float | None:
+    """Percent of the CPU used between two samples that was kernel time (tick resolution)."""
+    stat = b.stat_ns - a.stat_ns
+    if stat <= 0:
+        return None
+    return 100.0 * (b.kernel_ns - a.kernel_ns) / stat
 
 
 def cpu_delta(a: TreeCpu, b: TreeCpu) -> tuple[int, str]:

@@ -46,6 +46,7 @@ BackendFn = Callable[[Ctx], "tuple[int, object]"]
 MeasureFn = Callable[[Ctx, str, int, object, int, float], dict]
 
 PROXY_CORE = Metric("proxy_core_pct", "proxy CPU use", "% of a core", "info", proxy_only=True)
+PROXY_KERNEL = Metric("proxy_kernel_pct", "proxy CPU in the kernel", "% of its CPU", "info", proxy_only=True)
 
 
 @dataclass
@@ -68,6 +69,7 @@ class Scenario:
     def __post_init__(self):
         if self.measure is None and not any(m.key == PROXY_CORE.key for m in self.metrics):
             self.metrics.append(PROXY_CORE)
+            self.metrics.append(PROXY_KERNEL)
 
 
 @dataclass

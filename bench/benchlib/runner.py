@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass, field
 
 from . import cpu, procs
-from .model import PROXY_CORE, Scenario, Suite
+from .model import PROXY_CORE, PROXY_KERNEL, Scenario, Suite
 from .peers import Ctx, log
 
 
@@ -91,6 +91,9 @@ def _measure(ctx: Ctx, sc: Scenario, target: str, rnd: int, port: int, proxy: pr
         return s
     if proxy_ns is not None:
         s.metrics[PROXY_CORE.key] = 100.0 * proxy_ns / 1e9 / wall
+        share = cpu.kernel_share(p0, p1)
+        if share is not None:
+            s.metrics[PROXY_KERNEL.key] = share
     if proxy is not None and not proxy.alive():
         s.error = f"{target} exited with code {proxy.popen.returncode} during the run"
     return s
