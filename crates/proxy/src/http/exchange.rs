@@ -136,9 +136,7 @@ async fn route_and_proxy(
         )
         .await
         .unwrap_or(Err(Cause::UpstreamTimeout)),
-        (None, false) => {
-            proxy(c, route, hash, sticky, &upstream_head, req, log, &responded).await
-        }
+        (None, false) => proxy(c, route, hash, sticky, &upstream_head, req, log, &responded).await,
     };
     match outcome {
         Ok(keep) => keep,
