@@ -128,7 +128,7 @@ impl ClientTls {
 }
 
 fn client_config(settings: &ClusterTlsConfig, base: &Path) -> Result<ClientConfig, TlsError> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| TlsError::Config(format!("TLS versions: {e}")))?;

@@ -1,4 +1,5 @@
-//! TLS for Fulcrum, with rustls (ring): everything about TLS except moving the bytes.
+//! TLS for Fulcrum, with rustls and its AWS-LC provider (aws-lc-rs): everything about TLS except
+//! moving the bytes.
 //!
 //! What this crate owns:
 //! - [`store`]: certificate chains and keys from PEM files, the names each serves (SANs),

@@ -102,7 +102,7 @@ impl ServerTls {
             (Some(t), _) => t.clone(),
             (None, true) => match rotating {
                 Some(t) => t,
-                None => rustls::crypto::ring::Ticketer::new().map_err(|e| {
+                None => rustls::crypto::aws_lc_rs::Ticketer::new().map_err(|e| {
                     TlsError::Config(format!("cannot make a session ticketer: {e}"))
                 })?,
             },
@@ -293,9 +293,9 @@ impl ProducesTickets for NoTickets {
 
 /// The cipher suites named in the config (in its order), or rustls's defaults.
 pub(crate) fn provider(ciphers: &[String]) -> Result<Arc<CryptoProvider>, TlsError> {
-    let mut provider = rustls::crypto::ring::default_provider();
+    let mut provider = rustls::crypto::aws_lc_rs::default_provider();
     if !ciphers.is_empty() {
-        let all = rustls::crypto::ring::ALL_CIPHER_SUITES;
+        let all = rustls::crypto::aws_lc_rs::ALL_CIPHER_SUITES;
         let mut suites = Vec::new();
         for name in ciphers {
             let suite = all

@@ -136,7 +136,7 @@ async fn ecdsa_and_rsa_side_by_side_chosen_by_what_the_client_offers() {
     assert_eq!(got.cert, rsa.der);
 
     // A TLS 1.2 client offering only ECDHE_RSA suites gets RSA as well.
-    let mut provider = rustls::crypto::ring::default_provider();
+    let mut provider = rustls::crypto::aws_lc_rs::default_provider();
     provider
         .cipher_suites
         .retain(|s| s.suite() == CipherSuite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256);
@@ -217,7 +217,7 @@ async fn min_version_and_ciphers_are_enforced() {
 #[test]
 fn the_cipher_names_of_the_config_are_rustls_names() {
     let ours: Vec<(&str, TlsVersion)> = fulcrum_config::defaults::TLS_CIPHERS.to_vec();
-    let rustls: Vec<(&str, TlsVersion)> = rustls::crypto::ring::ALL_CIPHER_SUITES
+    let rustls: Vec<(&str, TlsVersion)> = rustls::crypto::aws_lc_rs::ALL_CIPHER_SUITES
         .iter()
         .map(|s| {
             let version = match s {
