@@ -14,6 +14,8 @@
 //! - [`check()`]: every TLS file of a config loaded and reported on, for `fulcrum check`;
 //! - [`Prefixed`]: bytes already read (after a PROXY header) put back in front of a stream.
 //!
+//! - [`TlsConn`]: a terminated connection, read and written through `&self`, 0-RTT aware;
+//!
 //! The proxy crate does the I/O: it calls [`ServerTls::accept`] on accepted connections,
 //! [`peek::read_client_hello`] on passthrough listeners and [`ClientTls::connect`] on backend
 //! connections.
@@ -22,6 +24,7 @@
 
 mod check;
 pub mod client;
+mod conn;
 mod error;
 pub mod files;
 pub mod identity;
@@ -35,9 +38,10 @@ mod watch;
 
 pub use check::check;
 pub use client::ClientTls;
+pub use conn::TlsConn;
 pub use error::TlsError;
 pub use identity::ClientIdentity;
 pub use peek::{Peek, PeekError, peek_sni};
 pub use prefixed::Prefixed;
-pub use server::{AcceptError, Accepted, ServerTls};
+pub use server::{AcceptError, ServerTls};
 pub use sni::SniRouter;

@@ -6,16 +6,15 @@
 //! made on one worker resumes on any other. [`ServerTls::reload`] re-reads the certificates,
 //! OCSP responses, the client CA bundle and the ticket key file, and keeps tickets and cache.
 //!
-//! **0-RTT.** With `early_data = true`, [`ServerTls::accept`] returns the bytes the client sent
-//! as early data in [`Accepted::early_data`] (rustls keeps them apart from the stream: a caller
-//! that ignores them loses the start of the request). The HTTP layer must treat them as the
-//! first bytes of the connection and, for each request whose head is (even partly) among them:
-//! forward it only if its method is safe (GET, HEAD, OPTIONS) and without a body, with
-//! `Early-Data: 1` (RFC 8470); answer any other with 425 Too Early. A 425 from the backend is
-//! passed to the client (which then retries after the handshake). rustls accepts early data
-//! only on sessions resumed from the server-side cache, each usable once, which is why config
-//! validation requires `session_tickets = false` for it.
+//! **0-RTT.** With `early_data = true`, rustls accepts early data on sessions resumed from the
+//! server-side cache (each usable once, which is why config validation requires
+//! `session_tickets = false`), and [`ServerTls::accept`] returns as soon as the server's
+//! flight is sent: the connection is then still handshaking ([`TlsConn::is_handshaking`]) and
+//! its first reads return the early data. The HTTP layer decides what may be served before
+//! the handshake completes (RFC 8470) and calls [`TlsConn::complete_handshake`] for the rest.
+//! Responses to early requests go out at once (half-RTT data).
 
+use crate::conn::TlsConn;
 use crate::error::TlsError;
 use crate::files;
 use crate::store::{Resolver, Store};
@@ -28,14 +27,13 @@ use rustls::server::{
     NoServerSessionStorage, ProducesTickets, ServerSessionMemoryCache, StoresServerSessions,
     WebPkiClientVerifier,
 };
-use rustls::{ServerConfig, SupportedProtocolVersion};
+use rustls::{ServerConfig, ServerConnection, SupportedProtocolVersion};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncWrite};
-use tokio_rustls::TlsAcceptor;
-use tokio_rustls::server::TlsStream;
+use tokio::net::TcpStream;
+use tokio::time::Instant;
 
 /// Early data accepted per connection at most (0-RTT), in bytes.
 pub const EARLY_DATA_MAX: u32 = 16 * 1024;
@@ -132,11 +130,6 @@ impl ServerTls {
         self.config.load_full()
     }
 
-    /// A tokio-rustls acceptor over the current config.
-    pub fn acceptor(&self) -> TlsAcceptor {
-        TlsAcceptor::from(self.config())
-    }
-
     /// How long a handshake may take (`handshake_timeout`).
     pub fn handshake_timeout(&self) -> Duration {
         self.settings.handshake_timeout
@@ -152,24 +145,18 @@ impl ServerTls {
         self.resolver.store()
     }
 
-    /// The handshake, bounded by `handshake_timeout`. On success, the stream and the early
-    /// data the client sent (see the module doc); on failure, why, for a counter.
-    pub async fn accept<IO>(&self, io: IO) -> Result<Accepted<IO>, AcceptError>
-    where
-        IO: AsyncRead + AsyncWrite + Unpin,
-    {
-        let handshake = self.acceptor().accept(io);
-        let mut stream = match tokio::time::timeout(self.handshake_timeout(), handshake).await {
-            Err(_) => return Err(AcceptError::Timeout),
-            Ok(Err(e)) => return Err(AcceptError::from_io(e)),
-            Ok(Ok(stream)) => stream,
-        };
-        let mut early_data = Vec::new();
-        if let Some(mut early) = stream.get_mut().1.early_data() {
-            // Reading an in-memory buffer: it cannot fail or block.
-            let _ = io::Read::read_to_end(&mut early, &mut early_data);
+    /// The handshake on an accepted socket, bounded by `handshake_timeout`; `prefix` holds
+    /// bytes of the connection already read (after a PROXY header), fed to TLS first. With
+    /// 0-RTT accepted it returns before the client's Finished (see the module doc). On
+    /// failure, why, for a counter.
+    pub async fn accept(&self, tcp: TcpStream, prefix: &[u8]) -> Result<TlsConn, AcceptError> {
+        let deadline = Instant::now() + self.handshake_timeout();
+        let conn = ServerConnection::new(self.config()).map_err(AcceptError::Tls)?;
+        let handshake = TlsConn::handshake(tcp, prefix, conn, deadline);
+        match tokio::time::timeout_at(deadline, handshake).await {
+            Err(_) => Err(AcceptError::Timeout),
+            Ok(result) => result,
         }
-        Ok(Accepted { stream, early_data })
     }
 
     /// Re-reads certificates, keys and OCSP responses, the client CA bundle and the ticket key
@@ -209,14 +196,6 @@ impl ServerTls {
     pub fn files(&self) -> &[PathBuf] {
         self.watch.files()
     }
-}
-
-/// A finished handshake.
-pub struct Accepted<IO> {
-    pub stream: TlsStream<IO>,
-    /// Bytes the client sent as 0-RTT early data (empty unless `early_data = true` and the
-    /// client used it): the first bytes of the connection, before anything read from `stream`.
-    pub early_data: Vec<u8>,
 }
 
 /// Why a handshake failed.
@@ -359,6 +338,8 @@ fn server_config(
     } else {
         0
     };
+    // Answers to requests served from early data go out before the client's Finished.
+    config.send_half_rtt_data = settings.early_data;
     // Suites listed in the config are in the operator's order of preference.
     config.ignore_client_order = !settings.ciphers.is_empty();
     Ok(config)

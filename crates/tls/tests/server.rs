@@ -600,10 +600,11 @@ async fn hostile_input_ends_with_a_clean_close_and_a_reason() {
     );
 }
 
-/// 0-RTT: on a session resumed from the cache, the client's early data reaches the caller in
-/// `Accepted::early_data`, apart from the stream.
+/// 0-RTT: on a session resumed from the cache, `accept` returns before the client's Finished
+/// and the early data is the first thing read, while the connection still handshakes; what
+/// the client sends after the handshake follows in the same stream.
 #[tokio::test]
-async fn early_data_is_handed_over_apart_from_the_stream() {
+async fn early_data_is_read_first_while_the_handshake_completes() {
     use std::io::{Read, Write};
     let dir = TempDir::new();
     let ca = Ca::new("test CA");
@@ -618,19 +619,29 @@ async fn early_data_is_handed_over_apart_from_the_stream() {
     tokio::spawn(async move {
         loop {
             let (tcp, _) = listener.accept().await.unwrap();
-            let Ok(accepted) = tls.accept(tcp).await else {
+            let Ok(conn) = tls.accept(tcp, &[]).await else {
                 continue;
             };
-            let mut stream = accepted.stream;
-            let mut rest = [0u8; 64];
-            let n = stream.read(&mut rest).await.unwrap_or(0);
-            let line = format!(
-                "early={:?} stream={:?}\n",
-                String::from_utf8_lossy(&accepted.early_data),
-                String::from_utf8_lossy(&rest[..n])
-            );
-            let _ = stream.write_all(line.as_bytes()).await;
-            let _ = stream.shutdown().await;
+            // Each read, marked with whether the handshake was still in progress after it.
+            let mut seen = String::new();
+            while !seen.ends_with("after") {
+                let mut got = Vec::new();
+                let read = conn.read_with(|chunk| {
+                    got.extend_from_slice(chunk);
+                    chunk.len()
+                });
+                if !matches!(read.await, Ok(n) if n > 0) {
+                    break;
+                }
+                let phase = if conn.is_handshaking() {
+                    "early"
+                } else {
+                    "late"
+                };
+                seen.push_str(&format!("[{phase}]{}", String::from_utf8_lossy(&got)));
+            }
+            let _ = conn.write_all(format!("{seen}\n").as_bytes()).await;
+            let _ = conn.shutdown().await;
         }
     });
     let mut config = (*verifying_client(ca.roots(), None, V13)).clone();
@@ -660,13 +671,10 @@ async fn early_data_is_handed_over_apart_from_the_stream() {
     };
     let (sent, accepted, out) = exchange(b"GET / HTTP/1.1\r\n\r\n").await.unwrap();
     assert_eq!((sent, accepted), (0, false), "no session yet: {out}");
-    assert_eq!(out, "early=\"\" stream=\"after\"\n");
+    assert_eq!(out, "[late]after\n");
     let (sent, accepted, out) = exchange(b"GET / HTTP/1.1\r\n\r\n").await.unwrap();
     assert_eq!((sent, accepted), (18, true), "{out}");
-    assert_eq!(
-        out,
-        "early=\"GET / HTTP/1.1\\r\\n\\r\\n\" stream=\"after\"\n"
-    );
+    assert_eq!(out, "[early]GET / HTTP/1.1\r\n\r\n[late]after\n");
 }
 
 /// A config reload that changes a listener's `tls` keeps its resumption state.
@@ -709,7 +717,7 @@ async fn rebuild_keeps_sessions_across_a_config_change() {
     }
 }
 
-/// Bytes read before TLS started (after a PROXY header) are put back with `Prefixed`.
+/// Bytes read before TLS started (after a PROXY header) are fed to the handshake first.
 #[tokio::test]
 async fn a_handshake_over_bytes_already_read() {
     let dir = TempDir::new();
@@ -723,11 +731,7 @@ async fn a_handshake_over_bytes_already_read() {
         let (mut tcp, _) = listener.accept().await.unwrap();
         let mut first = [0u8; 7];
         tcp.read_exact(&mut first).await.unwrap();
-        let accepted = tls
-            .accept(fulcrum_tls::Prefixed::new(first.to_vec(), tcp))
-            .await
-            .unwrap();
-        let mut stream = accepted.stream;
+        let stream = tls.accept(tcp, &first).await.unwrap();
         stream.write_all(b"-\n").await.unwrap();
         stream.shutdown().await.unwrap();
     });

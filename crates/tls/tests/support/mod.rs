@@ -5,7 +5,7 @@
 use fulcrum_config::{
     CertificateConfig, ClientAuthConfig, ClientAuthMode, TlsListenerConfig, TlsVersion,
 };
-use fulcrum_tls::{ClientIdentity, ServerTls};
+use fulcrum_tls::ServerTls;
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
     Issuer, KeyPair, KeyUsagePurpose,
@@ -225,15 +225,14 @@ pub async fn serve(tls: Arc<ServerTls>) -> Server {
             };
             let (f, t) = (f.clone(), t.clone());
             tokio::spawn(async move {
-                let accepted = match t.accept(stream).await {
-                    Ok(a) => a,
+                let mut stream = match t.accept(stream, &[]).await {
+                    Ok(conn) => conn,
                     Err(e) => {
                         f.lock().unwrap().push(e.reason());
                         return;
                     }
                 };
-                let mut stream = accepted.stream;
-                let id = ClientIdentity::of(stream.get_ref().1).map_or("-".to_owned(), |i| {
+                let id = stream.identity().map_or("-".to_owned(), |i| {
                     format!("{}|{}", i.subject, i.fingerprint)
                 });
                 let line = format!("{id}\n");
