@@ -148,28 +148,6 @@ fn mtls_required_rejects_without_a_certificate_and_passes_identity_headers() {
     assert_eq!(fp.len(), 64, "sha-256 fingerprint in hex: {fp:?}");
 }
 
-#[test]
-fn check_refuses_tls_features_not_served_yet() {
-    let dir = TempDir::new("tls-check");
-    let path = dir.path().join("f.toml");
-    std::fs::write(
-        &path,
-        "[[listener]]\nname = \"l\"\nbind = \"127.0.0.1:1\"\nprotocol = \"https\"\ncluster = \"c\"\n\
-         tls = { certificates = [{ cert = \"c.pem\", key = \"k.pem\" }], early_data = true, \
-         session_tickets = false }\n\n\
-         [[cluster]]\nname = \"c\"\nbackends = [\"127.0.0.1:2\"]\n",
-    )
-    .unwrap();
-    let out = Command::new(fulcrum_bin())
-        .args(["check", "-c"])
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("not available in this build yet"), "{err}");
-}
-
 /// Sends a real ClientHello for `name` (curl; the handshake itself fails, the backends are
 /// not TLS servers) to a passthrough listener.
 fn hello_for(listen: std::net::SocketAddr, name: &str) {

@@ -175,6 +175,24 @@ impl ClientIo {
             ClientIo::Tls(t) => t.identity.as_ref(),
         }
     }
+
+    /// Whether the client's TLS handshake is still in progress: what was read so far came as
+    /// 0-RTT early data (and could be a replay).
+    pub(crate) fn in_early_data(&self) -> bool {
+        match self {
+            ClientIo::Tcp(_) => false,
+            ClientIo::Tls(t) => t.conn.is_handshaking(),
+        }
+    }
+
+    /// Waits for the client's TLS handshake to complete (at once if it has, or for plain
+    /// TCP); `false` if it failed or timed out.
+    pub(crate) async fn complete_handshake(&self) -> bool {
+        match self {
+            ClientIo::Tcp(_) => true,
+            ClientIo::Tls(t) => t.conn.complete_handshake().await.is_ok(),
+        }
+    }
 }
 
 impl Wire for ClientIo {
