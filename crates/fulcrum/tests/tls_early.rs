@@ -545,6 +545,40 @@ fn h2_early_data_waits_for_the_finished() {
     assert_eq!(seen[0].header("early-data"), None);
 }
 
+/// A client that sends early data and never finishes its handshake gets its early answer,
+/// then is closed at the handshake timeout (not the keep-alive timeout).
+#[test]
+fn a_client_that_never_finishes_is_closed_at_the_handshake_timeout() {
+    let s = Setup::start(&format!("{EARLY_TLS}, handshake_timeout = \"1s\""));
+    let config = rustls_client(s.dir.path(), b"http/1.1");
+    first_connection(s.addr, &config, get("/first", "").as_bytes(), b"\"/first\"");
+    let started = Instant::now();
+    let keep_alive = b"GET /stay HTTP/1.1\r\nHost: fulcrum.test\r\n\r\n";
+    let mut closed_after = None;
+    let held = held_exchange(
+        s.addr,
+        &config,
+        keep_alive,
+        Duration::from_secs(5),
+        |during| {
+            closed_after = Some(started.elapsed());
+            assert!(
+                text(during).starts_with("HTTP/1.1 200"),
+                "{:?}",
+                text(during)
+            );
+        },
+        || true,
+    );
+    assert!(held.accepted);
+    let closed_after = closed_after.unwrap();
+    assert!(
+        closed_after < Duration::from_secs(4),
+        "closed by the handshake timeout, after {closed_after:?}{}",
+        s.f.diag()
+    );
+}
+
 #[test]
 fn check_accepts_early_data_with_the_session_cache_only() {
     let dir = TempDir::new("tls-early-check");

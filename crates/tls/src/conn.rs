@@ -145,7 +145,8 @@ impl TlsConn {
         std::future::poll_fn(|cx| self.poll_flush_tls(cx)).await
     }
 
-    /// Sends close_notify, then ends the TCP stream's sending side.
+    /// Sends close_notify (if the socket takes it now), then ends the TCP stream's sending
+    /// side.
     pub async fn shutdown(&self) -> io::Result<()> {
         std::future::poll_fn(|cx| self.poll_close(cx)).await
     }
@@ -153,7 +154,16 @@ impl TlsConn {
     /// Waits until a read would return something without waiting (plaintext buffered, or the
     /// socket readable), so an idle connection need not hold a read buffer meanwhile.
     pub async fn readable(&self) -> io::Result<()> {
-        if self.lock().has_plaintext() {
+        let handshaking = {
+            let mut st = self.lock();
+            if st.has_plaintext() {
+                return Ok(());
+            }
+            st.tls.is_handshaking()
+        };
+        if handshaking {
+            // After 0-RTT: wake at the handshake deadline at the latest (the read then fails).
+            let _ = tokio::time::timeout_at(self.deadline, self.tcp.readable()).await;
             return Ok(());
         }
         self.tcp.readable().await
@@ -198,6 +208,10 @@ impl TlsConn {
             let mut st = self.lock();
             if let Some(result) = st.plaintext(take) {
                 return Poll::Ready(result);
+            }
+            // After 0-RTT, the client has until the handshake timeout to finish.
+            if st.tls.is_handshaking() && Instant::now() >= self.deadline {
+                return Poll::Ready(Err(io::ErrorKind::TimedOut.into()));
             }
             let read = self.read_tls(&mut st)?;
             drop(st);
@@ -311,15 +325,18 @@ impl TlsConn {
         }
     }
 
-    fn poll_close(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    /// close_notify, then FIN. Does not wait: writes already waited for their bytes to go, so
+    /// all that can be left is the alert itself, and a peer that does not read (its window
+    /// full) must not hold the connection open; it then gets the FIN without the alert.
+    fn poll_close(&self, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         {
             let mut st = self.lock();
             if !st.closing {
                 st.closing = true;
                 st.tls.send_close_notify();
             }
+            let _ = self.try_flush(&mut st);
         }
-        ready!(self.poll_flush_tls(cx))?;
         match fulcrum_sys::socket::shutdown_write(&self.tcp) {
             Err(e) if e.kind() != io::ErrorKind::NotConnected => Poll::Ready(Err(e)),
             _ => Poll::Ready(Ok(())),
