@@ -51,6 +51,7 @@ impl ClientTls {
     /// Loads the CA bundle and client certificate (relative to `base_dir`) and builds the
     /// config.
     pub fn build(settings: &ClusterTlsConfig, base_dir: &Path) -> Result<ClientTls, TlsError> {
+        crate::warm_rng();
         let watch = Watch::new(files_of(settings, base_dir));
         let server_name = match &settings.server_name {
             None => None,

@@ -18,10 +18,11 @@
 
 use crate::identity::ClientIdentity;
 use crate::server::AcceptError;
-use rustls::ServerConnection;
+use rustls::server::{Acceptor, ClientHello};
+use rustls::{ServerConfig, ServerConnection};
 use std::io::{self, BufRead, ErrorKind::WouldBlock, Read, Write};
 use std::pin::Pin;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, ready};
 use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 use tokio::net::TcpStream;
@@ -56,15 +57,17 @@ impl std::fmt::Debug for TlsConn {
 
 impl TlsConn {
     /// Runs the handshake on `tcp`, after feeding rustls `prefix` (bytes of the connection
-    /// already read, e.g. after a PROXY header). Returns when the handshake is complete, or,
+    /// already read, e.g. after a PROXY header), with the config `pick` chooses for the
+    /// client's hello. Returns when the handshake is complete, or,
     /// when rustls accepted 0-RTT data, as soon as the server's flight is sent: the early
     /// data can then be read while the client finishes. The caller bounds it in time.
     pub(crate) async fn handshake(
         tcp: TcpStream,
         prefix: &[u8],
-        tls: ServerConnection,
+        pick: impl FnOnce(&ClientHello<'_>) -> Arc<ServerConfig>,
         deadline: Instant,
     ) -> Result<TlsConn, AcceptError> {
+        let tls = read_client_hello(&tcp, prefix, pick).await?;
         let conn = TlsConn {
             tcp,
             state: Mutex::new(State {
@@ -75,21 +78,9 @@ impl TlsConn {
             }),
             deadline,
         };
-        {
-            let mut st = conn.lock();
-            let mut rest = prefix;
-            while !rest.is_empty() {
-                match st.tls.read_tls(&mut rest) {
-                    Ok(0) => {
-                        return Err(AcceptError::Tls(rustls::Error::General(
-                            "handshake message too large".into(),
-                        )));
-                    }
-                    Ok(_) => conn.process(&mut st).map_err(AcceptError::from_io)?,
-                    Err(e) => return Err(AcceptError::from_io(e)),
-                }
-            }
-        }
+        // Records that came with the hello (0-RTT data) are still to be processed.
+        conn.process(&mut conn.lock())
+            .map_err(AcceptError::from_io)?;
         conn.drive(true).await.map_err(AcceptError::from_io)?;
         Ok(conn)
     }
@@ -132,7 +123,15 @@ impl TlsConn {
     /// Reads plaintext: `take` is given the bytes available (at least one) and returns how
     /// many it used. `Ok(0)` is the end of the stream (close_notify, or the socket's end).
     pub async fn read_with(&self, mut take: impl FnMut(&[u8]) -> usize) -> io::Result<usize> {
-        std::future::poll_fn(|cx| self.poll_read_with(cx, &mut take)).await
+        let read = std::future::poll_fn(|cx| self.poll_read_with(cx, &mut take));
+        if !self.is_handshaking() {
+            return read.await;
+        }
+        // After 0-RTT, the client has until the handshake timeout to finish.
+        match tokio::time::timeout_at(self.deadline, read).await {
+            Ok(r) => r,
+            Err(_) => Err(io::ErrorKind::TimedOut.into()),
+        }
     }
 
     /// Writes all of `data` and sends it (records are made as `data` comes: one write of a
@@ -208,10 +207,6 @@ impl TlsConn {
             let mut st = self.lock();
             if let Some(result) = st.plaintext(take) {
                 return Poll::Ready(result);
-            }
-            // After 0-RTT, the client has until the handshake timeout to finish.
-            if st.tls.is_handshaking() && Instant::now() >= self.deadline {
-                return Poll::Ready(Err(io::ErrorKind::TimedOut.into()));
             }
             let read = self.read_tls(&mut st)?;
             drop(st);
@@ -385,6 +380,49 @@ impl State {
         self.early_read < self.early.len()
             || !matches!(self.tls.reader().fill_buf(), Err(e) if e.kind() == WouldBlock)
     }
+}
+
+/// Reads the ClientHello (`prefix` first, then the socket), then starts the connection with
+/// the config `pick` chooses for it. A bad hello is answered with rustls's alert.
+async fn read_client_hello(
+    tcp: &TcpStream,
+    prefix: &[u8],
+    pick: impl FnOnce(&ClientHello<'_>) -> Arc<ServerConfig>,
+) -> Result<ServerConnection, AcceptError> {
+    let mut acceptor = Acceptor::default();
+    let mut rest = prefix;
+    let accepted = loop {
+        match acceptor.accept() {
+            Ok(Some(accepted)) => break accepted,
+            Ok(None) => {}
+            Err((e, mut alert)) => {
+                let _ = alert.write_all(&mut SockWrite(tcp));
+                return Err(AcceptError::Tls(e));
+            }
+        }
+        let read = if rest.is_empty() {
+            loop {
+                tcp.readable().await.map_err(AcceptError::Io)?;
+                let mut sock = SockRead { tcp, asked: 0 };
+                match acceptor.read_tls(&mut sock) {
+                    Err(e) if e.kind() == WouldBlock => continue,
+                    other => break other,
+                }
+            }
+        } else {
+            acceptor.read_tls(&mut rest)
+        };
+        match read {
+            Ok(0) => return Err(AcceptError::Closed),
+            Ok(_) => {}
+            Err(e) => return Err(AcceptError::from_io(e)),
+        }
+    };
+    let config = pick(&accepted.client_hello());
+    accepted.into_connection(config).map_err(|(e, mut alert)| {
+        let _ = alert.write_all(&mut SockWrite(tcp));
+        AcceptError::Tls(e)
+    })
 }
 
 /// The socket as `io::Read` for rustls, remembering how much was asked for.

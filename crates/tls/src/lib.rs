@@ -45,3 +45,14 @@ pub use peek::{Peek, PeekError, peek_sni};
 pub use prefixed::Prefixed;
 pub use server::{AcceptError, ServerTls};
 pub use sni::SniRouter;
+
+/// Seeds AWS-LC's random generator now, once per process. Its first use gathers CPU jitter
+/// entropy (about 20-50 ms of CPU here, more on a busy machine); listeners and clusters with
+/// TLS call this when they are built, so that no handshake waits for it.
+pub(crate) fn warm_rng() {
+    static WARM: std::sync::Once = std::sync::Once::new();
+    WARM.call_once(|| {
+        use aws_lc_rs::rand::SecureRandom;
+        let _ = aws_lc_rs::rand::SystemRandom::new().fill(&mut [0u8; 1]);
+    });
+}

@@ -23,11 +23,12 @@ use crate::watch::Watch;
 use arc_swap::ArcSwap;
 use fulcrum_config::{ClientAuthMode, TlsListenerConfig, TlsVersion};
 use rustls::crypto::CryptoProvider;
+use rustls::server::ClientHello;
 use rustls::server::{
     NoServerSessionStorage, ProducesTickets, ServerSessionMemoryCache, StoresServerSessions,
     WebPkiClientVerifier,
 };
-use rustls::{ServerConfig, ServerConnection, SupportedProtocolVersion};
+use rustls::{CipherSuite, ServerConfig, SupportedCipherSuite, SupportedProtocolVersion};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -42,7 +43,7 @@ pub const EARLY_DATA_MAX: u32 = 16 * 1024;
 pub struct ServerTls {
     settings: TlsListenerConfig,
     base: PathBuf,
-    config: ArcSwap<ServerConfig>,
+    configs: ArcSwap<Configs>,
     resolver: Arc<Resolver>,
     ticketer: Arc<dyn ProducesTickets>,
     file_ticketer: Option<Arc<FileTicketer>>,
@@ -83,6 +84,7 @@ impl ServerTls {
         base_dir: &Path,
         previous: Option<&ServerTls>,
     ) -> Result<ServerTls, TlsError> {
+        crate::warm_rng();
         let watch = Watch::new(files_of(settings, base_dir));
         let store = Store::load(&settings.certificates, base_dir)?;
         let resolver = Arc::new(Resolver::new(store));
@@ -112,11 +114,11 @@ impl ServerTls {
             (_, Some(p)) => p.cache.clone(),
             (n, None) => ServerSessionMemoryCache::new(n),
         };
-        let config = server_config(settings, base_dir, &resolver, &ticketer, &cache)?;
+        let configs = Configs::build(settings, base_dir, &resolver, &ticketer, &cache)?;
         Ok(ServerTls {
             settings: settings.clone(),
             base: base_dir.to_path_buf(),
-            config: ArcSwap::from_pointee(config),
+            configs: ArcSwap::from_pointee(configs),
             resolver,
             ticketer,
             file_ticketer,
@@ -125,9 +127,10 @@ impl ServerTls {
         })
     }
 
-    /// The current rustls config (a new connection takes it; an open one keeps its own).
+    /// The current rustls config (a new connection takes it; an open one keeps its own); with
+    /// the default cipher suites, the one for clients that do not prefer ChaCha20.
     pub fn config(&self) -> Arc<ServerConfig> {
-        self.config.load_full()
+        self.configs.load().main.clone()
     }
 
     /// How long a handshake may take (`handshake_timeout`).
@@ -151,8 +154,8 @@ impl ServerTls {
     /// failure, why, for a counter.
     pub async fn accept(&self, tcp: TcpStream, prefix: &[u8]) -> Result<TlsConn, AcceptError> {
         let deadline = Instant::now() + self.handshake_timeout();
-        let conn = ServerConnection::new(self.config()).map_err(AcceptError::Tls)?;
-        let handshake = TlsConn::handshake(tcp, prefix, conn, deadline);
+        let configs = self.configs.load_full();
+        let handshake = TlsConn::handshake(tcp, prefix, |hello| configs.pick(hello), deadline);
         match tokio::time::timeout_at(deadline, handshake).await {
             Err(_) => Err(AcceptError::Timeout),
             Ok(result) => result,
@@ -166,7 +169,7 @@ impl ServerTls {
         // Stamp first: a file that changes while it is being read is read again next time.
         self.watch.changed();
         let store = Store::load(&self.settings.certificates, &self.base)?;
-        let config = server_config(
+        let configs = Configs::build(
             &self.settings,
             &self.base,
             &self.resolver,
@@ -177,7 +180,7 @@ impl ServerTls {
             t.reload()?;
         }
         self.resolver.swap(store);
-        self.config.store(Arc::new(config));
+        self.configs.store(Arc::new(configs));
         Ok(())
     }
 
@@ -270,22 +273,114 @@ impl ProducesTickets for NoTickets {
     }
 }
 
-/// The cipher suites named in the config (in its order), or rustls's defaults.
-pub(crate) fn provider(ciphers: &[String]) -> Result<Arc<CryptoProvider>, TlsError> {
-    let mut provider = rustls::crypto::aws_lc_rs::default_provider();
-    if !ciphers.is_empty() {
-        let all = rustls::crypto::aws_lc_rs::ALL_CIPHER_SUITES;
-        let mut suites = Vec::new();
-        for name in ciphers {
-            let suite = all
-                .iter()
-                .find(|s| s.suite().as_str() == Some(name.as_str()))
-                .ok_or_else(|| TlsError::Config(format!("unknown cipher suite {name}")))?;
-            suites.push(*suite);
+/// A listener's rustls configs: `main`, and with the default cipher suites `chacha` for
+/// clients that prefer ChaCha20. Both share the certificates, tickets and session cache.
+struct Configs {
+    main: Arc<ServerConfig>,
+    chacha: Option<Arc<ServerConfig>>,
+}
+
+impl Configs {
+    fn build(
+        settings: &TlsListenerConfig,
+        base: &Path,
+        resolver: &Arc<Resolver>,
+        ticketer: &Arc<dyn ProducesTickets>,
+        cache: &Arc<dyn StoresServerSessions>,
+    ) -> Result<Configs, TlsError> {
+        let parts = (resolver, ticketer, cache);
+        if !settings.ciphers.is_empty() {
+            let suites = named_suites(&settings.ciphers)?;
+            let main = server_config(settings, base, suites, parts)?;
+            return Ok(Configs {
+                main: Arc::new(main),
+                chacha: None,
+            });
         }
-        provider.cipher_suites = suites;
+        let main = server_config(settings, base, ordered(&DEFAULT_ORDER), parts)?;
+        let chacha = server_config(settings, base, ordered(&CHACHA_FIRST), parts)?;
+        Ok(Configs {
+            main: Arc::new(main),
+            chacha: Some(Arc::new(chacha)),
+        })
     }
-    Ok(Arc::new(provider))
+
+    /// The config for a client, by the cipher suites it offers (see [`DEFAULT_ORDER`]).
+    fn pick(&self, hello: &ClientHello<'_>) -> Arc<ServerConfig> {
+        match &self.chacha {
+            Some(chacha) if prefers_chacha(hello.cipher_suites()) => chacha.clone(),
+            _ => self.main.clone(),
+        }
+    }
+}
+
+/// The default order of preference, the server's: AES-128-GCM (with SHA-256, whose hashing
+/// in the handshake costs less than SHA-384's), then AES-256-GCM, then ChaCha20-Poly1305.
+/// A client that lists a ChaCha20 suite before any AES-GCM one (typically one without AES
+/// hardware) gets ChaCha20 instead ([`CHACHA_FIRST`]).
+const DEFAULT_ORDER: [CipherSuite; 9] = [
+    CipherSuite::TLS13_AES_128_GCM_SHA256,
+    CipherSuite::TLS13_AES_256_GCM_SHA384,
+    CipherSuite::TLS13_CHACHA20_POLY1305_SHA256,
+    CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+    CipherSuite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+    CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+    CipherSuite::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+    CipherSuite::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+    CipherSuite::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+];
+
+/// [`DEFAULT_ORDER`] with ChaCha20 first.
+const CHACHA_FIRST: [CipherSuite; 9] = [
+    CipherSuite::TLS13_CHACHA20_POLY1305_SHA256,
+    CipherSuite::TLS13_AES_128_GCM_SHA256,
+    CipherSuite::TLS13_AES_256_GCM_SHA384,
+    CipherSuite::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+    CipherSuite::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+    CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+    CipherSuite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+    CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+    CipherSuite::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+];
+
+fn is_chacha(s: CipherSuite) -> bool {
+    matches!(
+        s,
+        CipherSuite::TLS13_CHACHA20_POLY1305_SHA256
+            | CipherSuite::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256
+            | CipherSuite::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256
+    )
+}
+
+/// Whether the first suite of ours that the client lists is a ChaCha20 one.
+fn prefers_chacha(offered: &[CipherSuite]) -> bool {
+    offered
+        .iter()
+        .find(|s| DEFAULT_ORDER.contains(s))
+        .is_some_and(|s| is_chacha(*s))
+}
+
+/// The provider's suites in `order`.
+fn ordered(order: &[CipherSuite]) -> Vec<SupportedCipherSuite> {
+    let all = rustls::crypto::aws_lc_rs::ALL_CIPHER_SUITES;
+    order
+        .iter()
+        .filter_map(|name| all.iter().find(|s| s.suite() == *name).copied())
+        .collect()
+}
+
+/// The cipher suites named in the config, in its order.
+fn named_suites(ciphers: &[String]) -> Result<Vec<SupportedCipherSuite>, TlsError> {
+    let all = rustls::crypto::aws_lc_rs::ALL_CIPHER_SUITES;
+    ciphers
+        .iter()
+        .map(|name| {
+            all.iter()
+                .find(|s| s.suite().as_str() == Some(name.as_str()))
+                .copied()
+                .ok_or_else(|| TlsError::Config(format!("unknown cipher suite {name}")))
+        })
+        .collect()
 }
 
 fn versions(min: TlsVersion) -> &'static [&'static SupportedProtocolVersion] {
@@ -298,14 +393,21 @@ fn versions(min: TlsVersion) -> &'static [&'static SupportedProtocolVersion] {
     }
 }
 
+/// One rustls config with `suites` in the server's order of preference.
 fn server_config(
     settings: &TlsListenerConfig,
     base: &Path,
-    resolver: &Arc<Resolver>,
-    ticketer: &Arc<dyn ProducesTickets>,
-    cache: &Arc<dyn StoresServerSessions>,
+    suites: Vec<SupportedCipherSuite>,
+    (resolver, ticketer, cache): (
+        &Arc<Resolver>,
+        &Arc<dyn ProducesTickets>,
+        &Arc<dyn StoresServerSessions>,
+    ),
 ) -> Result<ServerConfig, TlsError> {
-    let provider = provider(&settings.ciphers)?;
+    let provider = Arc::new(CryptoProvider {
+        cipher_suites: suites,
+        ..rustls::crypto::aws_lc_rs::default_provider()
+    });
     let builder = ServerConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(versions(settings.min_version))
         .map_err(|e| TlsError::Config(format!("TLS versions and cipher suites: {e}")))?;
@@ -340,8 +442,8 @@ fn server_config(
     };
     // Answers to requests served from early data go out before the client's Finished.
     config.send_half_rtt_data = settings.early_data;
-    // Suites listed in the config are in the operator's order of preference.
-    config.ignore_client_order = !settings.ciphers.is_empty();
+    // The server's order of preference (the operator's, or ours).
+    config.ignore_client_order = true;
     Ok(config)
 }
 

@@ -214,6 +214,79 @@ async fn min_version_and_ciphers_are_enforced() {
     );
 }
 
+/// Without `ciphers`: AES-128-GCM first whatever the client's order, unless the client lists
+/// ChaCha20 before AES-GCM; TLS 1.2 likewise.
+#[tokio::test]
+async fn default_suites_prefer_aes_128_unless_the_client_prefers_chacha() {
+    let dir = TempDir::new();
+    let ca = Ca::new("test CA");
+    let cert = ca.server(&["s.test"], Kind::EcdsaP256).unwrap();
+    let tls = ServerTls::build(&settings(vec![write_pair(&dir, "s", &cert)]), base()).unwrap();
+    let server = serve(Arc::new(tls)).await;
+    let suite = |order: &'static [CipherSuite], versions| {
+        let roots = ca.roots();
+        async move {
+            let mut provider = rustls::crypto::aws_lc_rs::default_provider();
+            provider.cipher_suites = order
+                .iter()
+                .map(|n| {
+                    *rustls::crypto::aws_lc_rs::ALL_CIPHER_SUITES
+                        .iter()
+                        .find(|s| s.suite() == *n)
+                        .unwrap()
+                })
+                .collect();
+            let config = rustls::ClientConfig::builder_with_provider(Arc::new(provider))
+                .with_protocol_versions(versions)
+                .unwrap()
+                .with_root_certificates(roots)
+                .with_no_client_auth();
+            let (got, _) = connect(server.addr, Arc::new(config), "s.test", &Capture::default())
+                .await
+                .unwrap();
+            got.suite.unwrap()
+        }
+    };
+    use CipherSuite as C;
+    let aes256_first = &[
+        C::TLS13_AES_256_GCM_SHA384,
+        C::TLS13_CHACHA20_POLY1305_SHA256,
+        C::TLS13_AES_128_GCM_SHA256,
+    ];
+    assert_eq!(suite(aes256_first, V13).await, C::TLS13_AES_128_GCM_SHA256);
+    let chacha_first = &[
+        C::TLS13_CHACHA20_POLY1305_SHA256,
+        C::TLS13_AES_256_GCM_SHA384,
+        C::TLS13_AES_128_GCM_SHA256,
+    ];
+    assert_eq!(
+        suite(chacha_first, V13).await,
+        C::TLS13_CHACHA20_POLY1305_SHA256
+    );
+    assert_eq!(
+        suite(&[C::TLS13_AES_256_GCM_SHA384], V13).await,
+        C::TLS13_AES_256_GCM_SHA384,
+        "what the client can do"
+    );
+    let v12 = &[
+        C::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+        C::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+        C::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+    ];
+    assert_eq!(
+        suite(v12, V12).await,
+        C::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256
+    );
+    let v12_chacha = &[
+        C::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+        C::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+    ];
+    assert_eq!(
+        suite(v12_chacha, V12).await,
+        C::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256
+    );
+}
+
 #[test]
 fn the_cipher_names_of_the_config_are_rustls_names() {
     let ours: Vec<(&str, TlsVersion)> = fulcrum_config::defaults::TLS_CIPHERS.to_vec();
