@@ -380,8 +380,10 @@ SUITE = Suite(
         "Both proxies terminate TLS 1.3 only (haproxy: `ssl-min-ver TLSv1.3`; Fulcrum: `min_version = \"1.3\"`), "
         "offer ALPN h2 and http/1.1 (the clients ask for http/1.1 or nothing), keep session tickets at their "
         "defaults, and speak HTTP/1.1 keep-alive to the same nginx backend (6-byte body). haproxy: `mode http`, "
-        "`option forwardfor`, `http-reuse always`, `nbthread 1`, OpenSSL from Debian; Fulcrum: rustls, "
-        "`workers = 1`, defaults otherwise (adds X-Forwarded-*, Via, x-request-id). No access log anywhere.",
+        "`option forwardfor`, `http-reuse always`, `nbthread 1`, OpenSSL from Debian; Fulcrum: rustls with "
+        "AWS-LC, `workers = 1`, defaults otherwise (adds X-Forwarded-*, Via, x-request-id). No access log anywhere.",
+        "Cipher suites are each proxy's default (in each round's note): haproxy's server order gives "
+        "TLS_AES_256_GCM_SHA384, Fulcrum's gives TLS_AES_128_GCM_SHA256 (bench/README.md).",
         "Certificates: self-signed, generated at run time with `openssl req -x509` (ECDSA P-256, RSA 2048) into "
         "the run's temp dir; nothing is kept unless --keep-tmp. No 'direct' target: the backend has no TLS.",
         "The handshake client is Python and costs far more CPU per handshake than either proxy, so in (a)-(c) "

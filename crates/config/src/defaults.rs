@@ -122,7 +122,7 @@ pub const CLIENT_AUTH_MODE: ClientAuthMode = ClientAuthMode::Required;
 pub const CLIENT_SUBJECT_HEADER: &str = "x-client-subject";
 /// Also what `fingerprint_header = true` means.
 pub const CLIENT_FINGERPRINT_HEADER: &str = "x-client-fingerprint";
-/// The cipher suites `ciphers` may name (rustls's names, those of its ring provider) and the
+/// The cipher suites `ciphers` may name (rustls's names, those of its aws-lc-rs provider) and the
 /// TLS version of each. `fulcrum-tls` checks that this list matches rustls.
 pub const TLS_CIPHERS: &[(&str, TlsVersion)] = &[
     ("TLS13_AES_256_GCM_SHA384", TlsVersion::Tls13),

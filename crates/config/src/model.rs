@@ -301,7 +301,7 @@ pub struct TlsListenerConfig {
     /// when the client sends no SNI or a name no certificate has.
     pub certificates: Vec<CertificateConfig>,
     pub min_version: TlsVersion,
-    /// rustls suite names (`"TLS13_AES_128_GCM_SHA256"`); empty: rustls's defaults.
+    /// rustls suite names (`"TLS13_AES_128_GCM_SHA256"`); empty: the default order (AES-128-GCM first; fulcrum-tls).
     pub ciphers: Vec<String>,
     /// ALPN protocols offered, in preference order; empty: no ALPN.
     pub alpn: Vec<String>,

@@ -2,6 +2,7 @@
 //! `"tls"` listeners, certificates made by openssl for each test (no keys checked in).
 
 mod support;
+mod tls_common;
 
 use std::path::Path;
 use std::process::Command;
@@ -9,28 +10,7 @@ use std::time::Duration;
 use support::http_backend::HttpBackend;
 use support::raw::{curl, echo_header};
 use support::*;
-
-/// Writes a CA, a server certificate for `fulcrum.test` and `*.fulcrum.test` signed by it,
-/// and a client certificate signed by it, into `dir`.
-fn make_pki(dir: &Path) {
-    let sh = format!(
-        "set -e; cd {d}
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=test-ca 2>/dev/null
-openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout server.key -out server.csr -subj /CN=fulcrum.test 2>/dev/null
-printf 'subjectAltName=DNS:fulcrum.test,DNS:*.fulcrum.test' > san.ext
-openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile san.ext 2>/dev/null
-openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout client.key -out client.csr -subj /CN=alice/O=test 2>/dev/null
-printf 'extendedKeyUsage=clientAuth' > client.ext
-openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out client.pem -days 2 -extfile client.ext 2>/dev/null",
-        d = dir.display()
-    );
-    let ok = Command::new("sh")
-        .arg("-c")
-        .arg(&sh)
-        .status()
-        .expect("run openssl");
-    assert!(ok.success(), "openssl could not make the test certificates");
-}
+use tls_common::{curl_https, make_pki};
 
 struct Tls {
     f: Fulcrum,
@@ -71,21 +51,7 @@ fn curl_tls(
     extra: &[&str],
     path: &str,
 ) -> support::raw::Output {
-    let ca = format!("{}/ca.pem", t.dir.path().display());
-    let resolve = format!("{host}:{}:127.0.0.1", addr.port());
-    let url = format!("https://{host}:{}{path}", addr.port());
-    let mut args = vec![
-        "-sS",
-        "--max-time",
-        "10",
-        "--cacert",
-        &ca,
-        "--resolve",
-        &resolve,
-    ];
-    args.extend_from_slice(extra);
-    args.push(&url);
-    curl(&args)
+    curl_https(t.dir.path(), addr, host, extra, path)
 }
 
 #[test]
@@ -180,28 +146,6 @@ fn mtls_required_rejects_without_a_certificate_and_passes_identity_headers() {
     assert_eq!(seen.headers_named("x-client-subject").len(), 1);
     let fp = seen.header("x-client-fingerprint").unwrap_or("");
     assert_eq!(fp.len(), 64, "sha-256 fingerprint in hex: {fp:?}");
-}
-
-#[test]
-fn check_refuses_tls_features_not_served_yet() {
-    let dir = TempDir::new("tls-check");
-    let path = dir.path().join("f.toml");
-    std::fs::write(
-        &path,
-        "[[listener]]\nname = \"l\"\nbind = \"127.0.0.1:1\"\nprotocol = \"https\"\ncluster = \"c\"\n\
-         tls = { certificates = [{ cert = \"c.pem\", key = \"k.pem\" }], early_data = true, \
-         session_tickets = false }\n\n\
-         [[cluster]]\nname = \"c\"\nbackends = [\"127.0.0.1:2\"]\n",
-    )
-    .unwrap();
-    let out = Command::new(fulcrum_bin())
-        .args(["check", "-c"])
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("not available in this build yet"), "{err}");
 }
 
 /// Sends a real ClientHello for `name` (curl; the handshake itself fails, the backends are

@@ -2,7 +2,7 @@
 //! protocol header if the peer is trusted to send one, then hand it to the TCP relay or the
 //! HTTP code.
 
-use crate::http::{ClientIo, Halves, TlsClient, TlsInfo, serve_h2_io};
+use crate::http::{ClientIo, TlsClient, TlsInfo, serve_h2_io};
 use crate::listener::{ListenerRuntime, Permit};
 use crate::proxy_protocol::{self, Decoded, ProxyHeader};
 use crate::worker::WorkerCtx;
@@ -89,6 +89,9 @@ async fn prelude(
 
 /// Terminates TLS (bytes already read, if any, are replayed into the handshake), then serves
 /// the protocol inside: HTTP/2 when ALPN chose `h2`, HTTP/1.1 otherwise, or a TCP relay.
+/// After a 0-RTT accept only HTTP/1.1 starts before the handshake completes (it judges each
+/// early request, RFC 8470); HTTP/2 and the TCP relay wait for the client's Finished, then
+/// read the early data as the first bytes of the stream.
 async fn serve_tls(
     stream: TcpStream,
     peer: SocketAddr,
@@ -100,46 +103,50 @@ async fn serve_tls(
     let Ok(local) = stream.local_addr() else {
         return;
     };
-    let accepted = match tls
-        .accept(fulcrum_tls::Prefixed::new(buf.to_vec(), stream))
-        .await
-    {
-        Ok(accepted) => accepted,
+    let conn = match tls.accept(stream, &buf).await {
+        Ok(conn) => conn,
         Err(e) => {
             listener.stats.tls_handshake_errors.fetch_add(1, Relaxed);
             tracing::debug!(client = %peer, reason = e.reason(), "TLS handshake failed");
             return;
         }
     };
-    let session = accepted.stream.get_ref().1;
-    let h2 = session.alpn_protocol() == Some(b"h2");
-    let identity = fulcrum_tls::ClientIdentity::of(session);
-    match listener.config.protocol {
-        Protocol::Http if h2 => {
-            let info = TlsInfo { identity };
-            Box::pin(serve_h2_io(
-                accepted.stream,
-                peer,
-                listener,
-                worker,
-                Some(info),
-            ))
-            .await;
-        }
-        protocol => {
-            let io = Halves::new(accepted.stream);
-            let client = ClientIo::Tls(Box::new(TlsClient {
-                io,
-                local,
-                identity,
-            }));
-            let early = BytesMut::from(&accepted.early_data[..]);
-            if protocol == Protocol::Http {
-                Box::pin(crate::http::serve(client, peer, listener, worker, early)).await;
-            } else {
-                Box::pin(crate::tcp::serve(client, peer, &listener, &worker, early)).await;
-            }
-        }
+    drop(buf);
+    let h2 = conn.alpn_protocol().as_deref() == Some(b"h2");
+    let http1 = listener.config.protocol == Protocol::Http && !h2;
+    if !http1 && conn.complete_handshake().await.is_err() {
+        listener.stats.tls_handshake_errors.fetch_add(1, Relaxed);
+        tracing::debug!(client = %peer, "TLS handshake not completed after early data");
+        return;
+    }
+    let identity = conn.identity();
+    if h2 && listener.config.protocol == Protocol::Http {
+        let info = TlsInfo { identity };
+        return Box::pin(serve_h2_io(conn, peer, listener, worker, Some(info))).await;
+    }
+    let client = ClientIo::Tls(Box::new(TlsClient {
+        conn,
+        local,
+        identity,
+    }));
+    if http1 {
+        Box::pin(crate::http::serve(
+            client,
+            peer,
+            listener,
+            worker,
+            BytesMut::new(),
+        ))
+        .await;
+    } else {
+        Box::pin(crate::tcp::serve(
+            client,
+            peer,
+            &listener,
+            &worker,
+            BytesMut::new(),
+        ))
+        .await;
     }
 }
 

@@ -16,10 +16,9 @@ pub struct TlsSet {
 }
 
 impl TlsSet {
-    /// Builds (or keeps) the TLS objects `config` needs. Fails on unreadable or invalid files
-    /// and on TLS features this build does not serve yet, naming the listener or cluster.
+    /// Builds (or keeps) the TLS objects `config` needs. Fails on unreadable or invalid files,
+    /// naming the listener or cluster.
     pub fn build(config: &Config, previous: Option<&Snapshot>) -> Result<TlsSet, String> {
-        refuse_unwired(config)?;
         let base = config.base_dir();
         let mut servers = Vec::new();
         for l in &config.listeners {
@@ -75,18 +74,4 @@ impl TlsSet {
     pub fn servers(&self) -> impl Iterator<Item = (&str, &Arc<ServerTls>)> {
         self.servers.iter().map(|(n, s)| (n.as_str(), s))
     }
-}
-
-/// Features whose keys validate but which the data plane does not serve yet: refused at
-/// start and on reload rather than silently ignored.
-fn refuse_unwired(config: &Config) -> Result<(), String> {
-    for l in &config.listeners {
-        if l.tls.as_ref().is_some_and(|t| t.early_data) {
-            return Err(format!(
-                "listener `{}`: TLS early data (early_data = true) is not available in this build yet",
-                l.name
-            ));
-        }
-    }
-    Ok(())
 }

@@ -51,6 +51,7 @@ impl ClientTls {
     /// Loads the CA bundle and client certificate (relative to `base_dir`) and builds the
     /// config.
     pub fn build(settings: &ClusterTlsConfig, base_dir: &Path) -> Result<ClientTls, TlsError> {
+        crate::warm_rng();
         let watch = Watch::new(files_of(settings, base_dir));
         let server_name = match &settings.server_name {
             None => None,
@@ -128,7 +129,7 @@ impl ClientTls {
 }
 
 fn client_config(settings: &ClusterTlsConfig, base: &Path) -> Result<ClientConfig, TlsError> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| TlsError::Config(format!("TLS versions: {e}")))?;

@@ -1,4 +1,5 @@
-//! TLS for Fulcrum, with rustls (ring): everything about TLS except moving the bytes.
+//! TLS for Fulcrum, with rustls and its AWS-LC provider (aws-lc-rs): everything about TLS except
+//! moving the bytes.
 //!
 //! What this crate owns:
 //! - [`store`]: certificate chains and keys from PEM files, the names each serves (SANs),
@@ -13,6 +14,8 @@
 //! - [`check()`]: every TLS file of a config loaded and reported on, for `fulcrum check`;
 //! - [`Prefixed`]: bytes already read (after a PROXY header) put back in front of a stream.
 //!
+//! - [`TlsConn`]: a terminated connection, read and written through `&self`, 0-RTT aware;
+//!
 //! The proxy crate does the I/O: it calls [`ServerTls::accept`] on accepted connections,
 //! [`peek::read_client_hello`] on passthrough listeners and [`ClientTls::connect`] on backend
 //! connections.
@@ -21,6 +24,7 @@
 
 mod check;
 pub mod client;
+mod conn;
 mod error;
 pub mod files;
 pub mod identity;
@@ -34,9 +38,21 @@ mod watch;
 
 pub use check::check;
 pub use client::ClientTls;
+pub use conn::TlsConn;
 pub use error::TlsError;
 pub use identity::ClientIdentity;
 pub use peek::{Peek, PeekError, peek_sni};
 pub use prefixed::Prefixed;
-pub use server::{AcceptError, Accepted, ServerTls};
+pub use server::{AcceptError, ServerTls};
 pub use sni::SniRouter;
+
+/// Seeds AWS-LC's random generator now, once per process. Its first use gathers CPU jitter
+/// entropy (about 20-50 ms of CPU here, more on a busy machine); listeners and clusters with
+/// TLS call this when they are built, so that no handshake waits for it.
+pub(crate) fn warm_rng() {
+    static WARM: std::sync::Once = std::sync::Once::new();
+    WARM.call_once(|| {
+        use aws_lc_rs::rand::SecureRandom;
+        let _ = aws_lc_rs::rand::SystemRandom::new().fill(&mut [0u8; 1]);
+    });
+}

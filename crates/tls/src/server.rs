@@ -6,16 +6,15 @@
 //! made on one worker resumes on any other. [`ServerTls::reload`] re-reads the certificates,
 //! OCSP responses, the client CA bundle and the ticket key file, and keeps tickets and cache.
 //!
-//! **0-RTT.** With `early_data = true`, [`ServerTls::accept`] returns the bytes the client sent
-//! as early data in [`Accepted::early_data`] (rustls keeps them apart from the stream: a caller
-//! that ignores them loses the start of the request). The HTTP layer must treat them as the
-//! first bytes of the connection and, for each request whose head is (even partly) among them:
-//! forward it only if its method is safe (GET, HEAD, OPTIONS) and without a body, with
-//! `Early-Data: 1` (RFC 8470); answer any other with 425 Too Early. A 425 from the backend is
-//! passed to the client (which then retries after the handshake). rustls accepts early data
-//! only on sessions resumed from the server-side cache, each usable once, which is why config
-//! validation requires `session_tickets = false` for it.
+//! **0-RTT.** With `early_data = true`, rustls accepts early data on sessions resumed from the
+//! server-side cache (each usable once, which is why config validation requires
+//! `session_tickets = false`), and [`ServerTls::accept`] returns as soon as the server's
+//! flight is sent: the connection is then still handshaking ([`TlsConn::is_handshaking`]) and
+//! its first reads return the early data. The HTTP layer decides what may be served before
+//! the handshake completes (RFC 8470) and calls [`TlsConn::complete_handshake`] for the rest.
+//! Responses to early requests go out at once (half-RTT data).
 
+use crate::conn::TlsConn;
 use crate::error::TlsError;
 use crate::files;
 use crate::store::{Resolver, Store};
@@ -24,18 +23,18 @@ use crate::watch::Watch;
 use arc_swap::ArcSwap;
 use fulcrum_config::{ClientAuthMode, TlsListenerConfig, TlsVersion};
 use rustls::crypto::CryptoProvider;
+use rustls::server::ClientHello;
 use rustls::server::{
     NoServerSessionStorage, ProducesTickets, ServerSessionMemoryCache, StoresServerSessions,
     WebPkiClientVerifier,
 };
-use rustls::{ServerConfig, SupportedProtocolVersion};
+use rustls::{CipherSuite, ServerConfig, SupportedCipherSuite, SupportedProtocolVersion};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncWrite};
-use tokio_rustls::TlsAcceptor;
-use tokio_rustls::server::TlsStream;
+use tokio::net::TcpStream;
+use tokio::time::Instant;
 
 /// Early data accepted per connection at most (0-RTT), in bytes.
 pub const EARLY_DATA_MAX: u32 = 16 * 1024;
@@ -44,7 +43,7 @@ pub const EARLY_DATA_MAX: u32 = 16 * 1024;
 pub struct ServerTls {
     settings: TlsListenerConfig,
     base: PathBuf,
-    config: ArcSwap<ServerConfig>,
+    configs: ArcSwap<Configs>,
     resolver: Arc<Resolver>,
     ticketer: Arc<dyn ProducesTickets>,
     file_ticketer: Option<Arc<FileTicketer>>,
@@ -85,6 +84,7 @@ impl ServerTls {
         base_dir: &Path,
         previous: Option<&ServerTls>,
     ) -> Result<ServerTls, TlsError> {
+        crate::warm_rng();
         let watch = Watch::new(files_of(settings, base_dir));
         let store = Store::load(&settings.certificates, base_dir)?;
         let resolver = Arc::new(Resolver::new(store));
@@ -102,7 +102,7 @@ impl ServerTls {
             (Some(t), _) => t.clone(),
             (None, true) => match rotating {
                 Some(t) => t,
-                None => rustls::crypto::ring::Ticketer::new().map_err(|e| {
+                None => rustls::crypto::aws_lc_rs::Ticketer::new().map_err(|e| {
                     TlsError::Config(format!("cannot make a session ticketer: {e}"))
                 })?,
             },
@@ -114,11 +114,11 @@ impl ServerTls {
             (_, Some(p)) => p.cache.clone(),
             (n, None) => ServerSessionMemoryCache::new(n),
         };
-        let config = server_config(settings, base_dir, &resolver, &ticketer, &cache)?;
+        let configs = Configs::build(settings, base_dir, &resolver, &ticketer, &cache)?;
         Ok(ServerTls {
             settings: settings.clone(),
             base: base_dir.to_path_buf(),
-            config: ArcSwap::from_pointee(config),
+            configs: ArcSwap::from_pointee(configs),
             resolver,
             ticketer,
             file_ticketer,
@@ -127,14 +127,10 @@ impl ServerTls {
         })
     }
 
-    /// The current rustls config (a new connection takes it; an open one keeps its own).
+    /// The current rustls config (a new connection takes it; an open one keeps its own); with
+    /// the default cipher suites, the one for clients that do not prefer ChaCha20.
     pub fn config(&self) -> Arc<ServerConfig> {
-        self.config.load_full()
-    }
-
-    /// A tokio-rustls acceptor over the current config.
-    pub fn acceptor(&self) -> TlsAcceptor {
-        TlsAcceptor::from(self.config())
+        self.configs.load().main.clone()
     }
 
     /// How long a handshake may take (`handshake_timeout`).
@@ -152,24 +148,18 @@ impl ServerTls {
         self.resolver.store()
     }
 
-    /// The handshake, bounded by `handshake_timeout`. On success, the stream and the early
-    /// data the client sent (see the module doc); on failure, why, for a counter.
-    pub async fn accept<IO>(&self, io: IO) -> Result<Accepted<IO>, AcceptError>
-    where
-        IO: AsyncRead + AsyncWrite + Unpin,
-    {
-        let handshake = self.acceptor().accept(io);
-        let mut stream = match tokio::time::timeout(self.handshake_timeout(), handshake).await {
-            Err(_) => return Err(AcceptError::Timeout),
-            Ok(Err(e)) => return Err(AcceptError::from_io(e)),
-            Ok(Ok(stream)) => stream,
-        };
-        let mut early_data = Vec::new();
-        if let Some(mut early) = stream.get_mut().1.early_data() {
-            // Reading an in-memory buffer: it cannot fail or block.
-            let _ = io::Read::read_to_end(&mut early, &mut early_data);
+    /// The handshake on an accepted socket, bounded by `handshake_timeout`; `prefix` holds
+    /// bytes of the connection already read (after a PROXY header), fed to TLS first. With
+    /// 0-RTT accepted it returns before the client's Finished (see the module doc). On
+    /// failure, why, for a counter.
+    pub async fn accept(&self, tcp: TcpStream, prefix: &[u8]) -> Result<TlsConn, AcceptError> {
+        let deadline = Instant::now() + self.handshake_timeout();
+        let configs = self.configs.load_full();
+        let handshake = TlsConn::handshake(tcp, prefix, |hello| configs.pick(hello), deadline);
+        match tokio::time::timeout_at(deadline, handshake).await {
+            Err(_) => Err(AcceptError::Timeout),
+            Ok(result) => result,
         }
-        Ok(Accepted { stream, early_data })
     }
 
     /// Re-reads certificates, keys and OCSP responses, the client CA bundle and the ticket key
@@ -179,7 +169,7 @@ impl ServerTls {
         // Stamp first: a file that changes while it is being read is read again next time.
         self.watch.changed();
         let store = Store::load(&self.settings.certificates, &self.base)?;
-        let config = server_config(
+        let configs = Configs::build(
             &self.settings,
             &self.base,
             &self.resolver,
@@ -190,7 +180,7 @@ impl ServerTls {
             t.reload()?;
         }
         self.resolver.swap(store);
-        self.config.store(Arc::new(config));
+        self.configs.store(Arc::new(configs));
         Ok(())
     }
 
@@ -209,14 +199,6 @@ impl ServerTls {
     pub fn files(&self) -> &[PathBuf] {
         self.watch.files()
     }
-}
-
-/// A finished handshake.
-pub struct Accepted<IO> {
-    pub stream: TlsStream<IO>,
-    /// Bytes the client sent as 0-RTT early data (empty unless `early_data = true` and the
-    /// client used it): the first bytes of the connection, before anything read from `stream`.
-    pub early_data: Vec<u8>,
 }
 
 /// Why a handshake failed.
@@ -291,22 +273,114 @@ impl ProducesTickets for NoTickets {
     }
 }
 
-/// The cipher suites named in the config (in its order), or rustls's defaults.
-pub(crate) fn provider(ciphers: &[String]) -> Result<Arc<CryptoProvider>, TlsError> {
-    let mut provider = rustls::crypto::ring::default_provider();
-    if !ciphers.is_empty() {
-        let all = rustls::crypto::ring::ALL_CIPHER_SUITES;
-        let mut suites = Vec::new();
-        for name in ciphers {
-            let suite = all
-                .iter()
-                .find(|s| s.suite().as_str() == Some(name.as_str()))
-                .ok_or_else(|| TlsError::Config(format!("unknown cipher suite {name}")))?;
-            suites.push(*suite);
+/// A listener's rustls configs: `main`, and with the default cipher suites `chacha` for
+/// clients that prefer ChaCha20. Both share the certificates, tickets and session cache.
+struct Configs {
+    main: Arc<ServerConfig>,
+    chacha: Option<Arc<ServerConfig>>,
+}
+
+impl Configs {
+    fn build(
+        settings: &TlsListenerConfig,
+        base: &Path,
+        resolver: &Arc<Resolver>,
+        ticketer: &Arc<dyn ProducesTickets>,
+        cache: &Arc<dyn StoresServerSessions>,
+    ) -> Result<Configs, TlsError> {
+        let parts = (resolver, ticketer, cache);
+        if !settings.ciphers.is_empty() {
+            let suites = named_suites(&settings.ciphers)?;
+            let main = server_config(settings, base, suites, parts)?;
+            return Ok(Configs {
+                main: Arc::new(main),
+                chacha: None,
+            });
         }
-        provider.cipher_suites = suites;
+        let main = server_config(settings, base, ordered(&DEFAULT_ORDER), parts)?;
+        let chacha = server_config(settings, base, ordered(&CHACHA_FIRST), parts)?;
+        Ok(Configs {
+            main: Arc::new(main),
+            chacha: Some(Arc::new(chacha)),
+        })
     }
-    Ok(Arc::new(provider))
+
+    /// The config for a client, by the cipher suites it offers (see [`DEFAULT_ORDER`]).
+    fn pick(&self, hello: &ClientHello<'_>) -> Arc<ServerConfig> {
+        match &self.chacha {
+            Some(chacha) if prefers_chacha(hello.cipher_suites()) => chacha.clone(),
+            _ => self.main.clone(),
+        }
+    }
+}
+
+/// The default order of preference, the server's: AES-128-GCM (with SHA-256, whose hashing
+/// in the handshake costs less than SHA-384's), then AES-256-GCM, then ChaCha20-Poly1305.
+/// A client that lists a ChaCha20 suite before any AES-GCM one (typically one without AES
+/// hardware) gets ChaCha20 instead ([`CHACHA_FIRST`]).
+const DEFAULT_ORDER: [CipherSuite; 9] = [
+    CipherSuite::TLS13_AES_128_GCM_SHA256,
+    CipherSuite::TLS13_AES_256_GCM_SHA384,
+    CipherSuite::TLS13_CHACHA20_POLY1305_SHA256,
+    CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+    CipherSuite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+    CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+    CipherSuite::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+    CipherSuite::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+    CipherSuite::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+];
+
+/// [`DEFAULT_ORDER`] with ChaCha20 first.
+const CHACHA_FIRST: [CipherSuite; 9] = [
+    CipherSuite::TLS13_CHACHA20_POLY1305_SHA256,
+    CipherSuite::TLS13_AES_128_GCM_SHA256,
+    CipherSuite::TLS13_AES_256_GCM_SHA384,
+    CipherSuite::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+    CipherSuite::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+    CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+    CipherSuite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+    CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+    CipherSuite::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+];
+
+fn is_chacha(s: CipherSuite) -> bool {
+    matches!(
+        s,
+        CipherSuite::TLS13_CHACHA20_POLY1305_SHA256
+            | CipherSuite::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256
+            | CipherSuite::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256
+    )
+}
+
+/// Whether the first suite of ours that the client lists is a ChaCha20 one.
+fn prefers_chacha(offered: &[CipherSuite]) -> bool {
+    offered
+        .iter()
+        .find(|s| DEFAULT_ORDER.contains(s))
+        .is_some_and(|s| is_chacha(*s))
+}
+
+/// The provider's suites in `order`.
+fn ordered(order: &[CipherSuite]) -> Vec<SupportedCipherSuite> {
+    let all = rustls::crypto::aws_lc_rs::ALL_CIPHER_SUITES;
+    order
+        .iter()
+        .filter_map(|name| all.iter().find(|s| s.suite() == *name).copied())
+        .collect()
+}
+
+/// The cipher suites named in the config, in its order.
+fn named_suites(ciphers: &[String]) -> Result<Vec<SupportedCipherSuite>, TlsError> {
+    let all = rustls::crypto::aws_lc_rs::ALL_CIPHER_SUITES;
+    ciphers
+        .iter()
+        .map(|name| {
+            all.iter()
+                .find(|s| s.suite().as_str() == Some(name.as_str()))
+                .copied()
+                .ok_or_else(|| TlsError::Config(format!("unknown cipher suite {name}")))
+        })
+        .collect()
 }
 
 fn versions(min: TlsVersion) -> &'static [&'static SupportedProtocolVersion] {
@@ -319,14 +393,21 @@ fn versions(min: TlsVersion) -> &'static [&'static SupportedProtocolVersion] {
     }
 }
 
+/// One rustls config with `suites` in the server's order of preference.
 fn server_config(
     settings: &TlsListenerConfig,
     base: &Path,
-    resolver: &Arc<Resolver>,
-    ticketer: &Arc<dyn ProducesTickets>,
-    cache: &Arc<dyn StoresServerSessions>,
+    suites: Vec<SupportedCipherSuite>,
+    (resolver, ticketer, cache): (
+        &Arc<Resolver>,
+        &Arc<dyn ProducesTickets>,
+        &Arc<dyn StoresServerSessions>,
+    ),
 ) -> Result<ServerConfig, TlsError> {
-    let provider = provider(&settings.ciphers)?;
+    let provider = Arc::new(CryptoProvider {
+        cipher_suites: suites,
+        ..rustls::crypto::aws_lc_rs::default_provider()
+    });
     let builder = ServerConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(versions(settings.min_version))
         .map_err(|e| TlsError::Config(format!("TLS versions and cipher suites: {e}")))?;
@@ -359,8 +440,10 @@ fn server_config(
     } else {
         0
     };
-    // Suites listed in the config are in the operator's order of preference.
-    config.ignore_client_order = !settings.ciphers.is_empty();
+    // Answers to requests served from early data go out before the client's Finished.
+    config.send_half_rtt_data = settings.early_data;
+    // The server's order of preference (the operator's, or ours).
+    config.ignore_client_order = true;
     Ok(config)
 }
 

@@ -48,7 +48,7 @@ pub fn load(config: &CertificateConfig, base: &Path) -> Result<Loaded, TlsError>
     let key_path = files::resolve(base, &config.key);
     let chain = files::certificates(&cert_path)?;
     let der = files::private_key(&key_path)?;
-    let signing = rustls::crypto::ring::sign::any_supported_type(&der)
+    let signing = rustls::crypto::aws_lc_rs::sign::any_supported_type(&der)
         .map_err(|e| TlsError::invalid(&key_path, format!("unsupported private key: {e}")))?;
     let algorithm = signing.algorithm();
     let mut key = CertifiedKey::new(chain, signing);

@@ -4,14 +4,14 @@
 mod support;
 
 use fulcrum_config::ClientAuthMode;
-use fulcrum_tls::{ClientIdentity, ServerTls};
+use fulcrum_tls::ServerTls;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 use support::*;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 use tokio::net::TcpListener;
 
 /// An HTTPS server: answers each request with the client's identity as the body.
@@ -25,12 +25,10 @@ async fn https(tls: Arc<ServerTls>) -> SocketAddr {
             };
             let tls = tls.clone();
             tokio::spawn(async move {
-                let Ok(accepted) = tls.accept(tcp).await else {
+                let Ok(mut stream) = tls.accept(tcp, &[]).await else {
                     return;
                 };
-                let mut stream = accepted.stream;
-                let id =
-                    ClientIdentity::of(stream.get_ref().1).map_or("-".to_owned(), |i| i.subject);
+                let id = stream.identity().map_or("-".to_owned(), |i| i.subject);
                 let mut head = Vec::new();
                 let mut buf = [0u8; 1024];
                 while !head.windows(4).any(|w| w == b"\r\n\r\n") {

@@ -136,7 +136,7 @@ async fn ecdsa_and_rsa_side_by_side_chosen_by_what_the_client_offers() {
     assert_eq!(got.cert, rsa.der);
 
     // A TLS 1.2 client offering only ECDHE_RSA suites gets RSA as well.
-    let mut provider = rustls::crypto::ring::default_provider();
+    let mut provider = rustls::crypto::aws_lc_rs::default_provider();
     provider
         .cipher_suites
         .retain(|s| s.suite() == CipherSuite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256);
@@ -214,10 +214,83 @@ async fn min_version_and_ciphers_are_enforced() {
     );
 }
 
+/// Without `ciphers`: AES-128-GCM first whatever the client's order, unless the client lists
+/// ChaCha20 before AES-GCM; TLS 1.2 likewise.
+#[tokio::test]
+async fn default_suites_prefer_aes_128_unless_the_client_prefers_chacha() {
+    let dir = TempDir::new();
+    let ca = Ca::new("test CA");
+    let cert = ca.server(&["s.test"], Kind::EcdsaP256).unwrap();
+    let tls = ServerTls::build(&settings(vec![write_pair(&dir, "s", &cert)]), base()).unwrap();
+    let server = serve(Arc::new(tls)).await;
+    let suite = |order: &'static [CipherSuite], versions| {
+        let roots = ca.roots();
+        async move {
+            let mut provider = rustls::crypto::aws_lc_rs::default_provider();
+            provider.cipher_suites = order
+                .iter()
+                .map(|n| {
+                    *rustls::crypto::aws_lc_rs::ALL_CIPHER_SUITES
+                        .iter()
+                        .find(|s| s.suite() == *n)
+                        .unwrap()
+                })
+                .collect();
+            let config = rustls::ClientConfig::builder_with_provider(Arc::new(provider))
+                .with_protocol_versions(versions)
+                .unwrap()
+                .with_root_certificates(roots)
+                .with_no_client_auth();
+            let (got, _) = connect(server.addr, Arc::new(config), "s.test", &Capture::default())
+                .await
+                .unwrap();
+            got.suite.unwrap()
+        }
+    };
+    use CipherSuite as C;
+    let aes256_first = &[
+        C::TLS13_AES_256_GCM_SHA384,
+        C::TLS13_CHACHA20_POLY1305_SHA256,
+        C::TLS13_AES_128_GCM_SHA256,
+    ];
+    assert_eq!(suite(aes256_first, V13).await, C::TLS13_AES_128_GCM_SHA256);
+    let chacha_first = &[
+        C::TLS13_CHACHA20_POLY1305_SHA256,
+        C::TLS13_AES_256_GCM_SHA384,
+        C::TLS13_AES_128_GCM_SHA256,
+    ];
+    assert_eq!(
+        suite(chacha_first, V13).await,
+        C::TLS13_CHACHA20_POLY1305_SHA256
+    );
+    assert_eq!(
+        suite(&[C::TLS13_AES_256_GCM_SHA384], V13).await,
+        C::TLS13_AES_256_GCM_SHA384,
+        "what the client can do"
+    );
+    let v12 = &[
+        C::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+        C::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+        C::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+    ];
+    assert_eq!(
+        suite(v12, V12).await,
+        C::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256
+    );
+    let v12_chacha = &[
+        C::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+        C::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+    ];
+    assert_eq!(
+        suite(v12_chacha, V12).await,
+        C::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256
+    );
+}
+
 #[test]
 fn the_cipher_names_of_the_config_are_rustls_names() {
     let ours: Vec<(&str, TlsVersion)> = fulcrum_config::defaults::TLS_CIPHERS.to_vec();
-    let rustls: Vec<(&str, TlsVersion)> = rustls::crypto::ring::ALL_CIPHER_SUITES
+    let rustls: Vec<(&str, TlsVersion)> = rustls::crypto::aws_lc_rs::ALL_CIPHER_SUITES
         .iter()
         .map(|s| {
             let version = match s {
@@ -600,10 +673,11 @@ async fn hostile_input_ends_with_a_clean_close_and_a_reason() {
     );
 }
 
-/// 0-RTT: on a session resumed from the cache, the client's early data reaches the caller in
-/// `Accepted::early_data`, apart from the stream.
+/// 0-RTT: on a session resumed from the cache, `accept` returns before the client's Finished
+/// and the early data is the first thing read, while the connection still handshakes; what
+/// the client sends after the handshake follows in the same stream.
 #[tokio::test]
-async fn early_data_is_handed_over_apart_from_the_stream() {
+async fn early_data_is_read_first_while_the_handshake_completes() {
     use std::io::{Read, Write};
     let dir = TempDir::new();
     let ca = Ca::new("test CA");
@@ -618,19 +692,29 @@ async fn early_data_is_handed_over_apart_from_the_stream() {
     tokio::spawn(async move {
         loop {
             let (tcp, _) = listener.accept().await.unwrap();
-            let Ok(accepted) = tls.accept(tcp).await else {
+            let Ok(conn) = tls.accept(tcp, &[]).await else {
                 continue;
             };
-            let mut stream = accepted.stream;
-            let mut rest = [0u8; 64];
-            let n = stream.read(&mut rest).await.unwrap_or(0);
-            let line = format!(
-                "early={:?} stream={:?}\n",
-                String::from_utf8_lossy(&accepted.early_data),
-                String::from_utf8_lossy(&rest[..n])
-            );
-            let _ = stream.write_all(line.as_bytes()).await;
-            let _ = stream.shutdown().await;
+            // Each read, marked with whether the handshake was still in progress after it.
+            let mut seen = String::new();
+            while !seen.ends_with("after") {
+                let mut got = Vec::new();
+                let read = conn.read_with(|chunk| {
+                    got.extend_from_slice(chunk);
+                    chunk.len()
+                });
+                if !matches!(read.await, Ok(n) if n > 0) {
+                    break;
+                }
+                let phase = if conn.is_handshaking() {
+                    "early"
+                } else {
+                    "late"
+                };
+                seen.push_str(&format!("[{phase}]{}", String::from_utf8_lossy(&got)));
+            }
+            let _ = conn.write_all(format!("{seen}\n").as_bytes()).await;
+            let _ = conn.shutdown().await;
         }
     });
     let mut config = (*verifying_client(ca.roots(), None, V13)).clone();
@@ -660,13 +744,10 @@ async fn early_data_is_handed_over_apart_from_the_stream() {
     };
     let (sent, accepted, out) = exchange(b"GET / HTTP/1.1\r\n\r\n").await.unwrap();
     assert_eq!((sent, accepted), (0, false), "no session yet: {out}");
-    assert_eq!(out, "early=\"\" stream=\"after\"\n");
+    assert_eq!(out, "[late]after\n");
     let (sent, accepted, out) = exchange(b"GET / HTTP/1.1\r\n\r\n").await.unwrap();
     assert_eq!((sent, accepted), (18, true), "{out}");
-    assert_eq!(
-        out,
-        "early=\"GET / HTTP/1.1\\r\\n\\r\\n\" stream=\"after\"\n"
-    );
+    assert_eq!(out, "[early]GET / HTTP/1.1\r\n\r\n[late]after\n");
 }
 
 /// A config reload that changes a listener's `tls` keeps its resumption state.
@@ -709,7 +790,7 @@ async fn rebuild_keeps_sessions_across_a_config_change() {
     }
 }
 
-/// Bytes read before TLS started (after a PROXY header) are put back with `Prefixed`.
+/// Bytes read before TLS started (after a PROXY header) are fed to the handshake first.
 #[tokio::test]
 async fn a_handshake_over_bytes_already_read() {
     let dir = TempDir::new();
@@ -723,11 +804,7 @@ async fn a_handshake_over_bytes_already_read() {
         let (mut tcp, _) = listener.accept().await.unwrap();
         let mut first = [0u8; 7];
         tcp.read_exact(&mut first).await.unwrap();
-        let accepted = tls
-            .accept(fulcrum_tls::Prefixed::new(first.to_vec(), tcp))
-            .await
-            .unwrap();
-        let mut stream = accepted.stream;
+        let stream = tls.accept(tcp, &first).await.unwrap();
         stream.write_all(b"-\n").await.unwrap();
         stream.shutdown().await.unwrap();
     });

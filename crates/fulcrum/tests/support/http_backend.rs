@@ -18,6 +18,7 @@
 //! | `/bytes/N` | `N` pattern bytes with Content-Length |
 //! | `/headers` | the echo, plus response fields to test rewriting: `server`, `x-backend-hop` (named by `Connection`), `keep-alive`, `proxy-connection`, `x-remove-me`, `x-kept` |
 //! | `/close-early` | reads the head, closes without answering |
+//! | `/too-early` | `425 Too Early` if the request carries `Early-Data` (RFC 8470), else the echo |
 //! | `/garbage` | answers a malformed status line |
 //!
 //! A request that carries `Expect: 100-continue` and a body gets `100 Continue` before the
@@ -692,6 +693,9 @@ impl BackendConn {
                 self.write_response(200, &extra, &body, keep, head_only)?;
             }
             ("close-early", _) => return Ok(false),
+            ("too-early", _) if seen.has("early-data") => {
+                self.write_response(425, &[], b"too early\n", keep, head_only)?;
+            }
             ("garbage", _) => {
                 self.stream.write_all(b"HTTP/1.1 2x0 Nope\r\n\r\n")?;
                 return Ok(false);
@@ -705,7 +709,7 @@ impl BackendConn {
     }
 }
 
-const ENDPOINTS: [&str; 10] = [
+const ENDPOINTS: [&str; 11] = [
     "status",
     "delay",
     "bytes",
@@ -716,6 +720,7 @@ const ENDPOINTS: [&str; 10] = [
     "headers",
     "close-early",
     "garbage",
+    "too-early",
 ];
 
 fn keep_prefix(prefix: &mut Vec<u8>, data: &[u8]) {
@@ -734,6 +739,7 @@ fn reason(status: u16) -> &'static str {
         400 => "Bad Request",
         404 => "Not Found",
         418 => "I'm a teapot",
+        425 => "Too Early",
         500 => "Internal Server Error",
         502 => "Bad Gateway",
         503 => "Service Unavailable",

@@ -41,6 +41,10 @@ pub(crate) struct Req {
     pub(crate) framing: Framing,
     pub(crate) keep_alive: bool,
     pub(crate) request_id: Option<HeaderValue>,
+    /// TLS 0-RTT ([`super::early`]): the request may go out before the client's handshake
+    /// completes; once its head is written, that it went out with Fulcrum's `Early-Data: 1`
+    /// (a 425 answer is then retried after the handshake).
+    pub(crate) early: AtomicBool,
 }
 
 /// Serves one request; returns whether the client connection may carry another.
@@ -52,6 +56,9 @@ pub(crate) async fn run(c: &mut Conn<'_>, mut head: RequestHead, first_byte: Ins
         Access::start(c.peer, &head, received - first_byte)
     } else {
         Access::default()
+    };
+    let Some(early) = super::early::classify(c.client, &mut head).await else {
+        return false;
     };
     let request_id = c
         .http
@@ -67,6 +74,7 @@ pub(crate) async fn run(c: &mut Conn<'_>, mut head: RequestHead, first_byte: Ins
         framing: head.framing,
         keep_alive: head.keep_alive,
         request_id,
+        early: AtomicBool::new(early),
     };
     let keep = route_and_proxy(c, head, &req, &mut log).await;
     log.t_total = received.elapsed();
@@ -112,13 +120,26 @@ async fn route_and_proxy(
     let sticky = route
         .cluster
         .persisted(c.peer.ip(), cookie_value.as_deref());
-    let upstream_head = rewrite(c, &mut head, route, authority.as_deref());
-    let responded = AtomicBool::new(false);
-    let request_timeout = c.http.request_timeout;
-    // HTTP/2 backends, and backends behind TLS, go through hyper's client (boxed: its state
-    // is large and would otherwise be carried, and copied, by every HTTP/1.1 request).
+    // HTTP/2 backends, and backends behind TLS, go through hyper's client.
     let bridged =
         route.cluster.config.protocol == UpstreamProtocol::H2 || route.cluster.tls.is_some();
+    if bridged && req.early.load(Relaxed) {
+        // That path cannot retry a 425: early requests wait for the handshake there.
+        if !c.client.complete_handshake().await {
+            return false;
+        }
+        req.early.store(false, Relaxed);
+    }
+    let mut upstream_head = rewrite(c, &mut head, route, authority.as_deref());
+    if req.early.load(Relaxed) {
+        let (marked, ours) = super::early::mark(upstream_head, &head.headers);
+        upstream_head = marked;
+        req.early.store(ours, Relaxed);
+    }
+    let responded = AtomicBool::new(false);
+    let request_timeout = c.http.request_timeout;
+    // The hyper path is boxed: its state is large and would otherwise be carried, and
+    // copied, by every HTTP/1.1 request.
     let sticky = (sticky, cookie_value.as_deref());
     // The futures are made where they are awaited, not bound first: a bound future is moved
     // (copied whole) into the await.
@@ -266,6 +287,8 @@ enum Tried {
     Failed(Cause),
     /// The backend answered with a status the cluster retries on; nothing was sent on.
     RetryStatus(StatusCode),
+    /// The backend answered 425 to a request Fulcrum forwarded in early data.
+    TooEarly,
     /// The client went away or misbehaved; close it.
     ClientGone,
 }
@@ -299,7 +322,9 @@ async fn proxy(
     let mut tried: Vec<usize> = Vec::new();
     let mut _retrying = None;
     let mut stale_seen = false;
+    let mut unmarked = None;
     loop {
+        let head = unmarked.as_deref().unwrap_or(head);
         let started = Instant::now();
         let (index, upstream) = match acquire(c, route, hash, sticky, &tried).await {
             Ok(got) => got,
@@ -363,6 +388,17 @@ async fn proxy(
                 continue;
             }
             Tried::Stale => Cause::UpstreamReset,
+            Tried::TooEarly => {
+                // RFC 8470 §5.2: once the client's handshake completes, the same request
+                // again without the mark, to any backend; not a failure of this one.
+                backend.abandon_request();
+                if !c.client.complete_handshake().await {
+                    return Ok(false);
+                }
+                req.early.store(false, Relaxed);
+                unmarked = Some(super::early::unmark(head));
+                continue;
+            }
             Tried::Failed(cause) => cause,
             Tried::RetryStatus(status) => Cause::UpstreamStatus(status),
         };
@@ -508,6 +544,9 @@ async fn exchange(
             Err(UpErr::Closed { any: false }) if up.reused => return Tried::Stale,
             Err(e) => return Tried::Failed(e.cause()),
         };
+        if head.status == StatusCode::TOO_EARLY && req.early.load(Relaxed) {
+            return Tried::TooEarly;
+        }
         if status_retry
             && route
                 .cluster

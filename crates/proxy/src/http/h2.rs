@@ -124,6 +124,9 @@ async fn handle(ctx: &H2Ctx, req: Request<Incoming>) -> Response<Body> {
     let started = Instant::now();
     ctx.listener.stats.requests.fetch_add(1, Relaxed);
     let (mut parts, body) = req.into_parts();
+    // HTTP/2 over TLS starts only after the handshake: no request here is early at this
+    // hop, but one may have been at an earlier one (RFC 8470).
+    super::early::normalize(&mut parts.headers);
     let logging = ctx.http.access_log != AccessLogFormat::Off;
     let mut log = if logging {
         Access::for_parts(ctx.peer, &parts)

@@ -1,5 +1,6 @@
 //! The two ends of an HTTP exchange as byte pipes ([`Wire`]): plain TCP, read and written by
-//! readiness with the optimistic try first, or TLS, through split halves.
+//! readiness with the optimistic try first; TLS Fulcrum terminated ([`fulcrum_tls::TlsConn`],
+//! read and written through `&self` like TCP); or TLS to a backend, through split halves.
 
 use crate::readiness::read_drained;
 use bytes::BytesMut;
@@ -103,15 +104,37 @@ impl<S: AsyncRead + AsyncWrite + Send> Wire for Halves<S> {
     }
 }
 
-/// A TLS connection from a client, as Fulcrum terminated it.
-pub(crate) type ServerStream = tokio_rustls::server::TlsStream<fulcrum_tls::Prefixed<TcpStream>>;
-
-/// A terminated TLS client: the stream in halves, the local address, and who the client
-/// proved to be (mTLS).
+/// A terminated TLS client: the connection, the local address, and who the client proved to
+/// be (mTLS).
 pub(crate) struct TlsClient {
-    pub(crate) io: Halves<ServerStream>,
+    pub(crate) conn: fulcrum_tls::TlsConn,
     pub(crate) local: SocketAddr,
     pub(crate) identity: Option<fulcrum_tls::ClientIdentity>,
+}
+
+impl Wire for fulcrum_tls::TlsConn {
+    async fn read_some(&self, buf: &mut BytesMut) -> io::Result<usize> {
+        make_room(buf);
+        let room = buf.capacity() - buf.len();
+        self.read_with(|chunk| {
+            let n = chunk.len().min(room);
+            buf.extend_from_slice(&chunk[..n]);
+            n
+        })
+        .await
+    }
+
+    async fn write_all(&self, data: &[u8]) -> io::Result<()> {
+        fulcrum_tls::TlsConn::write_all(self, data).await
+    }
+
+    async fn shutdown_write(&self) {
+        let _ = self.shutdown().await;
+    }
+
+    async fn wait_readable(&self) -> io::Result<()> {
+        self.readable().await
+    }
 }
 
 /// The client side of a connection: plain TCP, or TLS Fulcrum terminated.
@@ -152,34 +175,52 @@ impl ClientIo {
             ClientIo::Tls(t) => t.identity.as_ref(),
         }
     }
+
+    /// Whether the client's TLS handshake is still in progress: what was read so far came as
+    /// 0-RTT early data (and could be a replay).
+    pub(crate) fn in_early_data(&self) -> bool {
+        match self {
+            ClientIo::Tcp(_) => false,
+            ClientIo::Tls(t) => t.conn.is_handshaking(),
+        }
+    }
+
+    /// Waits for the client's TLS handshake to complete (at once if it has, or for plain
+    /// TCP); `false` if it failed or timed out.
+    pub(crate) async fn complete_handshake(&self) -> bool {
+        match self {
+            ClientIo::Tcp(_) => true,
+            ClientIo::Tls(t) => t.conn.complete_handshake().await.is_ok(),
+        }
+    }
 }
 
 impl Wire for ClientIo {
     async fn read_some(&self, buf: &mut BytesMut) -> io::Result<usize> {
         match self {
             ClientIo::Tcp(s) => s.read_some(buf).await,
-            ClientIo::Tls(t) => t.io.read_some(buf).await,
+            ClientIo::Tls(t) => t.conn.read_some(buf).await,
         }
     }
 
     async fn write_all(&self, data: &[u8]) -> io::Result<()> {
         match self {
             ClientIo::Tcp(s) => Wire::write_all(s, data).await,
-            ClientIo::Tls(t) => t.io.write_all(data).await,
+            ClientIo::Tls(t) => Wire::write_all(&t.conn, data).await,
         }
     }
 
     async fn shutdown_write(&self) {
         match self {
             ClientIo::Tcp(s) => s.shutdown_write().await,
-            ClientIo::Tls(t) => t.io.shutdown_write().await,
+            ClientIo::Tls(t) => t.conn.shutdown_write().await,
         }
     }
 
     async fn wait_readable(&self) -> io::Result<()> {
         match self {
             ClientIo::Tcp(s) => s.readable().await,
-            ClientIo::Tls(_) => Ok(()),
+            ClientIo::Tls(t) => t.conn.readable().await,
         }
     }
 }

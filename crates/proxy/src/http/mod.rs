@@ -10,6 +10,7 @@
 mod body;
 mod bridge;
 mod client;
+mod early;
 mod exchange;
 mod h1;
 mod h2;

@@ -5,7 +5,7 @@
 use fulcrum_config::{
     CertificateConfig, ClientAuthConfig, ClientAuthMode, TlsListenerConfig, TlsVersion,
 };
-use fulcrum_tls::{ClientIdentity, ServerTls};
+use fulcrum_tls::ServerTls;
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
     Issuer, KeyPair, KeyUsagePurpose,
@@ -225,15 +225,14 @@ pub async fn serve(tls: Arc<ServerTls>) -> Server {
             };
             let (f, t) = (f.clone(), t.clone());
             tokio::spawn(async move {
-                let accepted = match t.accept(stream).await {
-                    Ok(a) => a,
+                let mut stream = match t.accept(stream, &[]).await {
+                    Ok(conn) => conn,
                     Err(e) => {
                         f.lock().unwrap().push(e.reason());
                         return;
                     }
                 };
-                let mut stream = accepted.stream;
-                let id = ClientIdentity::of(stream.get_ref().1).map_or("-".to_owned(), |i| {
+                let id = stream.identity().map_or("-".to_owned(), |i| {
                     format!("{}|{}", i.subject, i.fingerprint)
                 });
                 let line = format!("{id}\n");
@@ -337,7 +336,7 @@ impl ServerCertVerifier for Capture {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        let algs = rustls::crypto::ring::default_provider().signature_verification_algorithms;
+        let algs = rustls::crypto::aws_lc_rs::default_provider().signature_verification_algorithms;
         rustls::crypto::verify_tls12_signature(message, cert, dss, &algs)
     }
 
@@ -347,14 +346,14 @@ impl ServerCertVerifier for Capture {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        let algs = rustls::crypto::ring::default_provider().signature_verification_algorithms;
+        let algs = rustls::crypto::aws_lc_rs::default_provider().signature_verification_algorithms;
         rustls::crypto::verify_tls13_signature(message, cert, dss, &algs)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         match &self.schemes {
             Some(s) => s.clone(),
-            None => rustls::crypto::ring::default_provider()
+            None => rustls::crypto::aws_lc_rs::default_provider()
                 .signature_verification_algorithms
                 .supported_schemes(),
         }
@@ -363,13 +362,14 @@ impl ServerCertVerifier for Capture {
 
 /// A client config that accepts any server certificate through `capture`.
 pub fn capturing_client(capture: Arc<Capture>, alpn: &[&str]) -> Arc<ClientConfig> {
-    let mut config =
-        ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .dangerous()
-            .with_custom_certificate_verifier(capture)
-            .with_no_client_auth();
+    let mut config = ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .dangerous()
+    .with_custom_certificate_verifier(capture)
+    .with_no_client_auth();
     config.alpn_protocols = alpn.iter().map(|p| p.as_bytes().to_vec()).collect();
     Arc::new(config)
 }
@@ -380,11 +380,12 @@ pub fn verifying_client(
     client_cert: Option<&Issued>,
     versions: &[&'static rustls::SupportedProtocolVersion],
 ) -> Arc<ClientConfig> {
-    let builder =
-        ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_protocol_versions(versions)
-            .unwrap()
-            .with_root_certificates(roots);
+    let builder = ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_protocol_versions(versions)
+    .unwrap()
+    .with_root_certificates(roots);
     let config = match client_cert {
         Some(c) => builder
             .with_client_auth_cert(vec![c.der.clone()], c.key_der())
