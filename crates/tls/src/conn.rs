@@ -58,9 +58,9 @@ impl std::fmt::Debug for TlsConn {
 impl TlsConn {
     /// Runs the handshake on `tcp`, after feeding rustls `prefix` (bytes of the connection
     /// already read, e.g. after a PROXY header), with the config `pick` chooses for the
-    /// client's hello. Returns when the handshake is complete, or,
-    /// when rustls accepted 0-RTT data, as soon as the server's flight is sent: the early
-    /// data can then be read while the client finishes. The caller bounds it in time.
+    /// client's hello. Returns when the handshake is complete, or, when rustls accepted 0-RTT
+    /// data, as soon as the server's flight is sent: the early data can then be read while
+    /// the client finishes. The caller bounds it in time.
     pub(crate) async fn handshake(
         tcp: TcpStream,
         prefix: &[u8],
