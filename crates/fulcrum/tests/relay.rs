@@ -1,5 +1,6 @@
 //! The L4 relay: byte-exact in both directions at once, half-close both ways, in both relay
-//! modes; and an IPv6 listener in front of an IPv4 backend.
+//! modes; short exchanges that the backend closes right after answering; and an IPv6 listener
+//! in front of an IPv4 backend.
 
 mod support;
 
@@ -172,6 +173,112 @@ fn half_close_backend_first_splice() {
 #[test]
 fn half_close_backend_first_copy() {
     backend_half_close("copy");
+}
+
+/// Many short connections at once, as HTTP/1.0 would make them: the client sends a request
+/// and reads to EOF; the backend answers (sizes from a few bytes to past the copy buffer, so
+/// both the copy and the splice path end this way) and closes at once, so its last bytes and
+/// its FIN arrive together. Every answer must arrive whole, then EOF; every request whole.
+fn answered_then_closed(relay: &str) {
+    let backend = TestServer::custom("answer-close", |s, ctx| {
+        let mut req = Vec::new();
+        let mut buf = [0u8; 256];
+        while !req.ends_with(b"\n") {
+            match ctx.read(s, &mut buf) {
+                Ok(0) | Err(_) => return,
+                Ok(k) => req.extend_from_slice(&buf[..k]),
+            }
+        }
+        let line = String::from_utf8_lossy(&req).trim_end().to_string();
+        let Some(i) = line.strip_prefix("req ").and_then(|n| n.parse::<u64>().ok()) else {
+            ctx.record(format!("bad request {line:?}"));
+            return;
+        };
+        ctx.record(format!("req {i}"));
+        let len = answer_len(i);
+        let body: Vec<u8> = (0..len).map(|k| pattern_byte(i, k)).collect();
+        let _ = s.write_all(&body);
+        // Dropping the stream closes it: answer and FIN leave back to back.
+    });
+    let (f, listen) = proxy_to(backend.addr(), &format!("relay = \"{relay}\""));
+    let count = 96u64;
+    let threads: Vec<_> = (0..8u64)
+        .map(|t| {
+            thread::spawn(move || -> Result<(), String> {
+                for i in (t..count).step_by(8) {
+                    let mut s = try_connect(listen).map_err(|e| format!("connect #{i}: {e}"))?;
+                    s.write_all(format!("req {i}\n").as_bytes())
+                        .map_err(|e| format!("write #{i}: {e}"))?;
+                    let mut got = Vec::new();
+                    s.read_to_end(&mut got)
+                        .map_err(|e| format!("read #{i}: {e}"))?;
+                    let want: Vec<u8> = (0..answer_len(i)).map(|k| pattern_byte(i, k)).collect();
+                    if got != want {
+                        return Err(format!(
+                            "answer #{i}: got {} bytes, want {} (first difference at {:?})",
+                            got.len(),
+                            want.len(),
+                            got.iter().zip(&want).position(|(a, b)| a != b)
+                        ));
+                    }
+                }
+                Ok(())
+            })
+        })
+        .collect();
+    for t in threads {
+        let r = t.join().expect("client thread panicked");
+        assert!(r.is_ok(), "{relay} relay: {r:?}{}", f.diag());
+    }
+    let mut seen = backend.log();
+    seen.sort();
+    let mut want: Vec<String> = (0..count).map(|i| format!("req {i}")).collect();
+    want.sort();
+    assert_eq!(seen, want, "{relay} relay: requests the backend saw{}", f.diag());
+}
+
+/// 6 bytes, 3 KiB, 40 KiB (past the 16 KiB copy buffer: the splice path), 200 KiB.
+fn answer_len(i: u64) -> u64 {
+    [6, 3 << 10, 40 << 10, 200 << 10][(i % 4) as usize]
+}
+
+#[test]
+fn answered_then_closed_splice() {
+    answered_then_closed("splice");
+}
+
+#[test]
+fn answered_then_closed_copy() {
+    answered_then_closed("copy");
+}
+
+/// A client that half-closes before sending anything: the backend sees EOF at once and its
+/// answer still reaches the client.
+#[test]
+fn a_client_that_half_closes_at_once_still_gets_the_answer() {
+    let backend = TestServer::custom("eof-first", |s, ctx| {
+        let mut buf = [0u8; 64];
+        let mut n = 0;
+        loop {
+            match ctx.read(s, &mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(k) => n += k,
+            }
+        }
+        if !ctx.released() {
+            let _ = s.write_all(format!("got {n}\n").as_bytes());
+        }
+    });
+    let (f, listen) = proxy_to(backend.addr(), "");
+    let mut s = connect(listen);
+    s.shutdown(Shutdown::Write).unwrap();
+    let mut reply = String::new();
+    let r = s.read_to_string(&mut reply);
+    assert!(
+        r.is_ok() && reply == "got 0\n",
+        "expected the backend's \"got 0\\n\" then EOF; read {r:?}, got {reply:?}{}",
+        f.diag()
+    );
 }
 
 #[test]
