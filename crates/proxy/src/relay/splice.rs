@@ -2,7 +2,6 @@
 
 use super::Failure;
 use super::auto::Way;
-use crate::readiness::read_drained;
 use fulcrum_sys::pipe::Pipe;
 use std::io::ErrorKind::WouldBlock;
 use tokio::io::Interest;
@@ -12,8 +11,11 @@ use tokio::io::Interest;
 pub(super) async fn one_way(way: &Way<'_>, pipe: &Pipe, chunk: usize) -> Result<(), Failure> {
     let (src, dst) = (way.src, way.dst);
     loop {
+        // Read until the socket says EAGAIN: a splice that moved less than asked does not
+        // mean the socket is empty, as a short read() does, because the pipe may have run out
+        // of slots (one per page fragment: sixteen segments of 1448 bytes fill a 64 KiB pipe).
         let filled = loop {
-            match read_drained(src, chunk, || pipe.fill_from(src, chunk)) {
+            match src.try_io(Interest::READABLE, || pipe.fill_from(src, chunk)) {
                 Ok(n) => break n,
                 Err(e) if e.kind() == WouldBlock => {
                     src.readable().await.map_err(Failure::source)?
