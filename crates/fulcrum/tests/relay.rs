@@ -1,6 +1,7 @@
 //! The L4 relay: byte-exact in both directions at once, half-close both ways, in both relay
-//! modes; short exchanges that the backend closes right after answering; bursts that arrive
-//! one small segment per packet; and an IPv6 listener in front of an IPv4 backend.
+//! modes; short exchanges that the backend closes right after answering; a backend that speaks
+//! first; bursts that arrive one small segment per packet; and an IPv6 listener in front of an
+//! IPv4 backend.
 
 mod support;
 
@@ -8,7 +9,7 @@ use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener};
 use std::process::Command;
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use support::*;
 
 const MIB: u64 = 1024 * 1024;
@@ -259,6 +260,42 @@ fn answered_then_closed_splice() {
 #[test]
 fn answered_then_closed_copy() {
     answered_then_closed("copy");
+}
+
+/// A backend that speaks first (a banner, as SMTP or MySQL servers send) must see the
+/// connection at once although the client sends nothing: Fulcrum must not keep the backend's
+/// handshake waiting for client bytes (a held ACK would cost 200 ms here).
+#[test]
+fn a_backend_that_speaks_first_gets_the_connection_at_once() {
+    let backend = TestServer::custom("banner", |s, ctx| {
+        let _ = s.write_all(b"220 ready\n");
+        let mut buf = [0u8; 64];
+        while let Ok(k) = ctx.read(s, &mut buf) {
+            if k == 0 {
+                break;
+            }
+        }
+    });
+    let (f, listen) = proxy_to(backend.addr(), "");
+    let mut fastest = Duration::MAX;
+    for _ in 0..3 {
+        let started = Instant::now();
+        let mut s = connect(listen);
+        let mut banner = [0u8; 10];
+        let r = s.read_exact(&mut banner);
+        assert!(
+            r.is_ok() && &banner == b"220 ready\n",
+            "banner through the proxy: {r:?} {:?}{}",
+            String::from_utf8_lossy(&banner),
+            f.diag()
+        );
+        fastest = fastest.min(started.elapsed());
+    }
+    assert!(
+        fastest < Duration::from_millis(100),
+        "the banner took {fastest:?} at best (a held handshake ACK costs 200 ms){}",
+        f.diag()
+    );
 }
 
 /// A client that half-closes before sending anything: the backend sees EOF at once and its
