@@ -75,7 +75,8 @@ pub(super) async fn one_way(
             && let Some(mut lease) = pool.take()
         {
             drop(buf);
-            let result = splice::one_way(&way, lease.pipe(), splice_chunk).await;
+            let chunk = splice_chunk.min(lease.pipe().capacity());
+            let result = splice::one_way(&way, lease.pipe(), chunk).await;
             if result.is_ok() {
                 lease.set_empty();
             }
