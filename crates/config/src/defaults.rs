@@ -22,7 +22,7 @@ pub const WORKERS_MAX: i64 = 1024;
 pub const PIN_WORKERS: bool = true;
 pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 pub const RELAY: RelayMode = RelayMode::Splice;
-pub const BUFFER_SIZE: u64 = 64 * 1024;
+pub const BUFFER_SIZE: u64 = 256 * 1024;
 pub const BUFFER_SIZE_MIN: u64 = 4 * 1024;
 pub const BUFFER_SIZE_MAX: u64 = 16 * 1024 * 1024;
 

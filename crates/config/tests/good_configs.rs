@@ -171,7 +171,7 @@ backends = ["127.0.0.1:5432", { address = "10.0.0.2:5432", weight = 3 }]
     assert!(cfg.runtime.pin_workers);
     assert_eq!(cfg.runtime.shutdown_timeout, defaults::SHUTDOWN_TIMEOUT);
     assert_eq!(cfg.runtime.relay, RelayMode::Splice);
-    assert_eq!(cfg.runtime.buffer_size, 64 * 1024);
+    assert_eq!(cfg.runtime.buffer_size, 256 * 1024);
     assert_eq!(cfg.log, LogConfig::default());
     assert_eq!(cfg.log.level, "info");
     assert_eq!(cfg.listeners, vec![pg_listener()]);

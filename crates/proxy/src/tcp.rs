@@ -99,9 +99,11 @@ pub(crate) async fn serve_with(
             error: Some(error),
         }
     } else {
-        let mut outcome = match client.tcp() {
-            Some(tcp) => relay::run(tcp, &upstream, settings).await,
-            None => relay_terminated(&client, &upstream, listener).await,
+        let mut outcome = match client {
+            ClientIo::Tcp(tcp) => {
+                relay::run_and_close(tcp, upstream, settings, BytesMut::new()).await
+            }
+            client => relay_terminated(&client, &upstream, listener).await,
         };
         outcome.up += early.len() as u64;
         outcome

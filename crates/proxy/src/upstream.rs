@@ -1,10 +1,11 @@
 //! Connecting to a cluster's backends: pick, connect with a timeout, try another on failure.
 
 use crate::cluster::ClusterRuntime;
-use fulcrum_sys::socket::set_nodelay;
+use fulcrum_sys::socket::{start_connect, take_error};
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering::Relaxed;
+use tokio::io::Interest;
 use tokio::net::TcpStream;
 
 /// Most backends tried for one connection, whatever the config says.
@@ -54,14 +55,10 @@ pub(crate) async fn connect<R>(
         if let Some(kept) = reuse(backend.address) {
             return Ok((index, Conn::Reused(kept)));
         }
-        match connect_one(backend.address, cluster.config.connect_timeout).await {
+        match connect_one(backend.address, cluster.config.connect_timeout, nodelay).await {
             Ok(stream) => {
                 backend.stats.connections.fetch_add(1, Relaxed);
                 cluster.report(index, fulcrum_balance::outlier::Outcome::Connected);
-                if nodelay {
-                    // Only fails if the backend already went away; the caller will see that.
-                    let _ = set_nodelay(&stream, true);
-                }
                 return Ok((index, Conn::New(stream)));
             }
             Err(error) => {
@@ -79,9 +76,28 @@ pub(crate) async fn connect<R>(
     })
 }
 
-async fn connect_one(addr: SocketAddr, timeout: std::time::Duration) -> io::Result<TcpStream> {
-    match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
-        Ok(result) => result,
+async fn connect_one(
+    addr: SocketAddr,
+    timeout: std::time::Duration,
+    nodelay: bool,
+) -> io::Result<TcpStream> {
+    let stream = TcpStream::from_std(start_connect(addr, nodelay)?)?;
+    match tokio::time::timeout(timeout, established(&stream)).await {
+        Ok(Ok(())) => Ok(stream),
+        Ok(Err(e)) => Err(e),
         Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "connect timed out")),
     }
+}
+
+/// Waits until a connecting socket is writable. The kernel is asked for the socket's error
+/// (`SO_ERROR`) only when the readiness says the connection failed (`EPOLLERR`/`EPOLLHUP`),
+/// which saves a system call per connection that succeeds.
+async fn established(stream: &TcpStream) -> io::Result<()> {
+    let ready = stream.ready(Interest::WRITABLE).await?;
+    if ready.is_write_closed()
+        && let Some(error) = take_error(stream)?
+    {
+        return Err(error);
+    }
+    Ok(())
 }

@@ -6,7 +6,9 @@
 
 use rustix::fd::{AsFd, OwnedFd};
 use rustix::io::Errno;
-use rustix::pipe::{PipeFlags, SpliceFlags, fcntl_setpipe_size, pipe_with, splice};
+use rustix::pipe::{
+    PipeFlags, SpliceFlags, fcntl_getpipe_size, fcntl_setpipe_size, pipe_with, splice,
+};
 use std::io;
 
 /// A non-blocking pipe pair used as a splice buffer.
@@ -14,6 +16,7 @@ use std::io;
 pub struct Pipe {
     read: OwnedFd,
     write: OwnedFd,
+    capacity: usize,
 }
 
 fn flags() -> SpliceFlags {
@@ -21,15 +24,27 @@ fn flags() -> SpliceFlags {
 }
 
 impl Pipe {
-    /// Opens a new non-blocking, close-on-exec pipe.
+    /// Opens a new non-blocking, close-on-exec pipe and reads its capacity: 64 KiB normally,
+    /// two pages once the user holds more pipe pages than `fs.pipe-user-pages-soft` allows.
     pub fn new() -> io::Result<Self> {
         let (read, write) = pipe_with(PipeFlags::NONBLOCK | PipeFlags::CLOEXEC)?;
-        Ok(Pipe { read, write })
+        let capacity = fcntl_getpipe_size(&write)?;
+        Ok(Pipe {
+            read,
+            write,
+            capacity,
+        })
+    }
+
+    /// The pipe's capacity in bytes.
+    pub fn capacity(&self) -> usize {
+        self.capacity
     }
 
     /// Asks the kernel for a pipe buffer of `bytes` (rounded up to pages); returns the size set.
-    pub fn set_capacity(&self, bytes: usize) -> io::Result<usize> {
-        Ok(fcntl_setpipe_size(&self.write, bytes)?)
+    pub fn set_capacity(&mut self, bytes: usize) -> io::Result<usize> {
+        self.capacity = fcntl_setpipe_size(&self.write, bytes)?;
+        Ok(self.capacity)
     }
 
     /// Moves up to `len` bytes from `src` (a socket) into the pipe. `Ok(0)` means end of stream.
@@ -40,6 +55,20 @@ impl Pipe {
     /// Moves up to `len` bytes from the pipe into `dst` (a socket).
     pub fn drain_into<Fd: AsFd>(&self, dst: Fd, len: usize) -> io::Result<usize> {
         retry_eintr(|| splice(&self.read, None, &dst, None, len, flags()))
+    }
+}
+
+/// How many pipe pages an unprivileged user may hold (`fs.pipe-user-pages-soft`) before the
+/// kernel refuses to grow pipes and makes new ones two pages small; `None` when no such limit
+/// applies (root, or a limit of 0).
+pub fn user_pages_soft_limit() -> Option<usize> {
+    if rustix::process::geteuid().is_root() {
+        return None;
+    }
+    let text = std::fs::read_to_string("/proc/sys/fs/pipe-user-pages-soft").ok()?;
+    match text.trim().parse::<usize>().ok()? {
+        0 => None,
+        pages => Some(pages),
     }
 }
 
@@ -67,8 +96,10 @@ mod tests {
         let c = TcpStream::connect(l2.local_addr().unwrap()).unwrap();
         let (mut d, _) = l2.accept().unwrap();
 
-        let pipe = Pipe::new().unwrap();
-        assert!(pipe.set_capacity(1 << 16).unwrap() >= 1 << 16);
+        let mut pipe = Pipe::new().unwrap();
+        assert!(pipe.capacity() >= 4096);
+        assert!(pipe.set_capacity(1 << 18).unwrap() >= 1 << 18);
+        assert_eq!(pipe.capacity(), 1 << 18);
         a.write_all(b"hello splice").unwrap();
         let mut moved = 0;
         while moved < 12 {

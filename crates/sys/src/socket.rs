@@ -51,6 +51,51 @@ pub fn set_nodelay<S: std::os::fd::AsFd>(s: &S, on: bool) -> io::Result<()> {
     SockRef::from(s).set_tcp_nodelay(on)
 }
 
+/// Opens a non-blocking TCP socket (with `TCP_NODELAY` if asked, set before connecting so no
+/// call is needed afterwards) and starts connecting it to `addr`. The connection is usually
+/// still in progress on return: wait until the socket is writable, then check [`take_error`]
+/// if the readiness says it failed.
+pub fn start_connect(addr: SocketAddr, nodelay: bool) -> io::Result<std::net::TcpStream> {
+    let socket = Socket::new(
+        Domain::for_address(addr),
+        Type::STREAM.nonblocking(),
+        Some(Protocol::TCP),
+    )?;
+    if nodelay {
+        socket.set_tcp_nodelay(true)?;
+    }
+    match socket.connect(&addr.into()) {
+        Ok(()) => {}
+        Err(e) if e.raw_os_error() == Some(rustix::io::Errno::INPROGRESS.raw_os_error()) => {}
+        Err(e) => return Err(e),
+    }
+    Ok(socket.into())
+}
+
+/// The pending error of a socket (`SO_ERROR`), e.g. why a connect failed.
+pub fn take_error<S: std::os::fd::AsFd>(s: &S) -> io::Result<Option<io::Error>> {
+    SockRef::from(s).take_error()
+}
+
+/// Sends bytes with `MSG_MORE`: the kernel keeps a partial segment queued for what follows,
+/// so a `shutdown`/`close` right after sends the bytes and the FIN in one segment. The caller
+/// must follow up soon (more bytes without the flag, a FIN, or [`push`]).
+pub fn send_more<S: std::os::fd::AsFd>(s: &S, buf: &[u8]) -> io::Result<usize> {
+    use rustix::net::SendFlags;
+    let flags = SendFlags::MORE | SendFlags::NOSIGNAL | SendFlags::DONTWAIT;
+    loop {
+        match rustix::net::send(s, buf, flags) {
+            Err(rustix::io::Errno::INTR) => continue,
+            other => return other.map_err(io::Error::from),
+        }
+    }
+}
+
+/// Sends whatever [`send_more`] left queued (clearing `TCP_CORK` pushes pending segments).
+pub fn push<S: std::os::fd::AsFd>(s: &S) -> io::Result<()> {
+    Ok(rustix::net::sockopt::set_tcp_cork(s, false)?)
+}
+
 /// Shuts down the write half of a connected socket: the peer reads end-of-stream while the
 /// other direction keeps flowing (TCP half-close).
 pub fn shutdown_write<S: std::os::fd::AsFd>(s: &S) -> io::Result<()> {
@@ -106,6 +151,72 @@ mod tests {
         assert!(a.tcp_nodelay().unwrap());
         assert!(a.keepalive().unwrap());
         assert_eq!(a.tcp_keepalive_time().unwrap(), Duration::from_secs(77));
+    }
+
+    /// Waits (briefly) for a non-blocking listener's next connection.
+    fn accept_within(l: &TcpListener, ms: u64) -> Option<std::net::TcpStream> {
+        let deadline = std::time::Instant::now() + Duration::from_millis(ms);
+        loop {
+            match l.accept() {
+                Ok((s, _)) => return Some(s),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if std::time::Instant::now() >= deadline {
+                        return None;
+                    }
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+    }
+
+    #[test]
+    fn start_connect_connects_and_a_refused_connect_reports_why() {
+        let l = bind_reuseport("127.0.0.1:0".parse().unwrap(), 16).unwrap();
+        let c = start_connect(l.local_addr().unwrap(), true).unwrap();
+        assert!(accept_within(&l, 2000).is_some());
+        assert!(SockRef::from(&c).tcp_nodelay().unwrap());
+        assert!(take_error(&c).unwrap().is_none());
+
+        let port = l.local_addr().unwrap().port();
+        drop(l);
+        let c = start_connect(([127, 0, 0, 1], port).into(), false).unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(2);
+        let error = loop {
+            if let Some(e) = take_error(&c).unwrap() {
+                break e;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no error for a refused connect"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        };
+        assert_eq!(error.kind(), io::ErrorKind::ConnectionRefused);
+    }
+
+    #[test]
+    fn bytes_sent_with_more_arrive_with_the_fin() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let c = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (mut a, _) = l.accept().unwrap();
+        assert_eq!(send_more(&c, b"last words").unwrap(), 10);
+        shutdown_write(&c).unwrap();
+        let mut got = Vec::new();
+        use std::io::Read;
+        a.read_to_end(&mut got).unwrap();
+        assert_eq!(got, b"last words");
+
+        // Held bytes without a FIN behind them: push sends them.
+        let c = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (mut a, _) = l.accept().unwrap();
+        send_more(&c, b"held").unwrap();
+        push(&c).unwrap();
+        a.set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        let mut got = [0u8; 4];
+        a.read_exact(&mut got).unwrap();
+        assert_eq!(&got, b"held");
     }
 
     #[test]

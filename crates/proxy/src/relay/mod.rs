@@ -1,17 +1,21 @@
 //! Moving bytes between a client and a backend, both ways at once, until both sides are done.
 //!
-//! Each direction runs on its own future ([`splice::one_way`] or [`copy::one_way`]); both are
-//! polled by one task, together with an idle timer and the worker's force-close signal. A
-//! direction that reaches end-of-stream passes the FIN on (`shutdown(SHUT_WR)`) and stops while
-//! the other keeps flowing: TCP half-close is honoured. An error on either side ends both.
+//! Each direction runs on its own future ([`auto::one_way`], which hands bulk transfers to
+//! [`splice::one_way`]); both are polled by one task, together with an idle timer and the
+//! worker's force-close signal. A direction that reaches end-of-stream passes the FIN on
+//! (`shutdown(SHUT_WR)`) and stops while the other keeps flowing: TCP half-close is honoured.
+//! When the relay owns the sockets ([`run_and_close`]), the direction that ends last leaves its
+//! FIN to `close()`, which follows at once. An error on either side ends both.
 
 mod auto;
 mod splice;
 
 use crate::pipes::PipePool;
+use bytes::BytesMut;
+use fulcrum_sys::socket::shutdown_write;
 use std::io;
 use std::pin::pin;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
@@ -120,6 +124,27 @@ impl Progress<'_> {
     }
 }
 
+/// How a direction passes its source's end-of-stream on to its destination.
+struct Finish {
+    /// The relay's owner closes both sockets as soon as the relay returns.
+    close_follows: bool,
+    /// Directions that have reached end-of-stream.
+    ended: AtomicU8,
+}
+
+impl Finish {
+    /// `shutdown(SHUT_WR)` on `dst`, so its peer reads end-of-stream while the other direction
+    /// goes on; but when the other direction has ended too and close follows, `close()` sends
+    /// the FIN (after any bytes still queued, in the same segment), and the call is saved.
+    fn end_of_stream(&self, dst: &TcpStream) -> Result<(), Failure> {
+        let others = self.ended.fetch_add(1, Relaxed);
+        if self.close_follows && others == 1 {
+            return Ok(());
+        }
+        shutdown_write(dst).map_err(Failure::destination)
+    }
+}
+
 /// When a byte last moved either way, in milliseconds since the relay started.
 struct Activity {
     start: Instant,
@@ -138,7 +163,40 @@ impl Activity {
 }
 
 /// Relays until both directions are done, an error, the idle timeout, or a forced close.
+/// Each end-of-stream is passed on with `shutdown(SHUT_WR)`; the caller closes the sockets.
 pub(crate) async fn run(client: &TcpStream, backend: &TcpStream, s: Settings<'_>) -> Outcome {
+    let finish = Finish {
+        close_follows: false,
+        ended: AtomicU8::new(0),
+    };
+    relay(client, backend, &s, &finish, BytesMut::new()).await
+}
+
+/// [`run`], then closes both sockets. The direction that ends last leaves its FIN to the
+/// close (one call fewer). `buf` is a buffer the caller is done with, for the client's bytes.
+pub(crate) async fn run_and_close(
+    client: TcpStream,
+    backend: TcpStream,
+    s: Settings<'_>,
+    buf: BytesMut,
+) -> Outcome {
+    let finish = Finish {
+        close_follows: true,
+        ended: AtomicU8::new(0),
+    };
+    let outcome = relay(&client, &backend, &s, &finish, buf).await;
+    drop(backend);
+    drop(client);
+    outcome
+}
+
+async fn relay(
+    client: &TcpStream,
+    backend: &TcpStream,
+    s: &Settings<'_>,
+    finish: &Finish,
+    up_buf: BytesMut,
+) -> Outcome {
     let last = Activity {
         start: Instant::now(),
         last_ms: AtomicU64::new(0),
@@ -152,9 +210,21 @@ pub(crate) async fn run(client: &TcpStream, backend: &TcpStream, s: Settings<'_>
         activity: &last,
     };
     let pipes = (s.mode == Mode::Splice).then_some(s.pipes);
-    let fa = auto::one_way(client, backend, pipes, s.buffer_size, &up);
-    let fb = auto::one_way(backend, client, pipes, s.buffer_size, &down);
-    let (end, error) = drive(fa, fb, &last, &s).await;
+    let way_up = auto::Way {
+        src: client,
+        dst: backend,
+        progress: &up,
+        finish,
+    };
+    let way_down = auto::Way {
+        src: backend,
+        dst: client,
+        progress: &down,
+        finish,
+    };
+    let fa = auto::one_way(way_up, up_buf, pipes, s.buffer_size);
+    let fb = auto::one_way(way_down, BytesMut::new(), pipes, s.buffer_size);
+    let (end, error) = drive(fa, fb, &last, s).await;
     Outcome {
         up: up.bytes.load(Relaxed),
         down: down.bytes.load(Relaxed),
