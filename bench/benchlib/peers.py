@@ -371,23 +371,16 @@ class DirectHttp(Target):
         return port, None
 
 
-class HaproxyHttp(Target):
-    """haproxy 2.6, mode http, one thread, `option forwardfor`, `http-reuse always`."""
-    name = "haproxy"
-
-    def __init__(self, proto: str = "h1"):
-        self.proto = proto
-
-    def start(self, ctx, backend_port, mode):
-        port = procs.free_port()
-        d = os.path.join(ctx.tmp, f"haproxy-{mode}")
-        os.makedirs(d, exist_ok=True)
-        h2 = " proto h2" if self.proto == "h2c" else ""
-        cfg = write(os.path.join(d, "haproxy.cfg"), f"""
+def start_haproxy_http(ctx: Ctx, d: str, mode: str, bind: str, backend_port: int,
+                       global_extra: str = "") -> procs.Proc:
+    """haproxy 2.6 in mode http, one thread, keep-alive both sides, `option forwardfor`,
+    `http-reuse always`, one frontend (`bind` is its bind line) in front of the backend:
+    the config every HTTP suite compares against. Checked with `haproxy -c` first."""
+    cfg = write(os.path.join(d, "haproxy.cfg"), f"""
 global
     nbthread 1
     maxconn 8000
-
+{global_extra}
 defaults
     mode http
     option http-keep-alive
@@ -401,16 +394,32 @@ defaults
     maxconn 8000
 
 frontend bench
-    bind 127.0.0.1:{port}{h2}
+{bind}
     default_backend b
 
 backend b
     server s1 127.0.0.1:{backend_port}
 """)
-        r = subprocess.run(["haproxy", "-c", "-q", "-f", cfg], capture_output=True, text=True)
-        if r.returncode != 0:
-            raise RuntimeError(f"haproxy config check failed: {r.stderr.strip() or r.stdout.strip()}")
-        p = procs.start(f"haproxy-{mode}", ["haproxy", "-db", "-f", cfg], ctx.proxy_cpu, ctx.tmp)
+    r = subprocess.run(["haproxy", "-c", "-q", "-f", cfg], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError(f"haproxy config check failed: {r.stderr.strip() or r.stdout.strip()}")
+    return procs.start(f"haproxy-{mode}", ["haproxy", "-db", "-f", cfg], ctx.proxy_cpu, ctx.tmp)
+
+
+class HaproxyHttp(Target):
+    """haproxy 2.6, mode http, one thread, `option forwardfor`, `http-reuse always`."""
+    name = "haproxy"
+
+    def __init__(self, proto: str = "h1"):
+        self.proto = proto
+
+    def start(self, ctx, backend_port, mode):
+        port = procs.free_port()
+        d = os.path.join(ctx.tmp, f"haproxy-{mode}")
+        os.makedirs(d, exist_ok=True)
+        h2 = " proto h2" if self.proto == "h2c" else ""
+        frontend = f"    bind 127.0.0.1:{port}{h2}"
+        p = start_haproxy_http(ctx, d, mode, frontend, backend_port)
         procs.wait_listening(port, p)
         _probe(ctx, port, self.proto, p)
         return port, p

@@ -166,35 +166,9 @@ class HaproxyTls(peers.Target):
         port = procs.free_port()
         d = os.path.join(ctx.tmp, f"haproxy-{mode}")
         os.makedirs(d, exist_ok=True)
-        cfg = peers.write(os.path.join(d, "haproxy.cfg"), f"""
-global
-    nbthread 1
-    maxconn 8000
-    ssl-default-bind-options ssl-min-ver TLSv1.3
-
-defaults
-    mode http
-    option http-keep-alive
-    option forwardfor
-    http-reuse always
-    timeout connect 5s
-    timeout client 60s
-    timeout server 60s
-    timeout http-request 10s
-    timeout http-keep-alive 60s
-    maxconn 8000
-
-frontend bench
-    bind 127.0.0.1:{port} ssl crt {both} alpn h2,http/1.1 ssl-min-ver TLSv1.3
-    default_backend b
-
-backend b
-    server s1 127.0.0.1:{backend_port}
-""")
-        r = subprocess.run(["haproxy", "-c", "-q", "-f", cfg], capture_output=True, text=True)
-        if r.returncode != 0:
-            raise RuntimeError(f"haproxy config check failed: {r.stderr.strip() or r.stdout.strip()}")
-        p = procs.start(f"haproxy-{mode}", ["haproxy", "-db", "-f", cfg], ctx.proxy_cpu, ctx.tmp)
+        bind = f"    bind 127.0.0.1:{port} ssl crt {both} alpn h2,http/1.1 ssl-min-ver TLSv1.3"
+        p = peers.start_haproxy_http(ctx, d, mode, bind, backend_port,
+                                     global_extra="    ssl-default-bind-options ssl-min-ver TLSv1.3\n")
         procs.wait_listening(port, p)
         _probe(ctx, port, p)
         return port, p
