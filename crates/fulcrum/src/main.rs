@@ -20,8 +20,24 @@ fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     match cli.command {
         cli::Command::Check { config } => cli::check(&config),
-        cli::Command::Run { config } => report(control::run_file(&config)),
-        cli::Command::Demo(args) => report(demo::run(args)),
+        cli::Command::Run { config } => {
+            small_pages();
+            report(control::run_file(&config))
+        }
+        cli::Command::Demo(args) => {
+            small_pages();
+            report(demo::run(args))
+        }
+    }
+}
+
+/// No transparent huge pages: the allocator asks for them on its heap, and then an idle
+/// connection's few hundred bytes are paid for in 2 MiB steps, and the kernel may stall a
+/// worker to compact memory for the next huge page. A proxy's heap is small and spread over
+/// many connections; 4 KiB pages fit it.
+fn small_pages() {
+    if let Err(e) = fulcrum_sys::memory::disable_transparent_huge_pages() {
+        eprintln!("fulcrum: warning: could not turn transparent huge pages off: {e}");
     }
 }
 

@@ -23,37 +23,41 @@ const PROXY_HEADER_TIMEOUT: Duration = Duration::from_secs(5);
 const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
 /// Serves one accepted connection to its end.
-pub(crate) async fn serve(
+///
+/// An async block, not an async fn, so the arguments are not kept twice in the task (see
+/// [`crate::http::serve`]).
+pub(crate) fn serve(
     stream: TcpStream,
     peer: SocketAddr,
     listener: Arc<ListenerRuntime>,
     worker: Arc<WorkerCtx>,
     permit: Permit,
-) {
-    let _open = Open::new(&listener, &worker, permit);
+) -> impl Future<Output = ()> + Send {
     // The first steps are boxed and over before the protocol is served: the task itself
     // carries only what every connection needs for its whole life plus the protocol's state
-    // (the HTTP/1.1 one inline, the others boxed), so an idle connection stays small.
-    let Some((stream, peer, buf, h2)) = Box::pin(prelude(stream, peer, &listener)).await else {
-        return;
-    };
-    if let Some(tls) = listener.tls.clone() {
-        return Box::pin(serve_tls(stream, peer, listener, worker, buf, tls)).await;
-    }
-    match listener.config.protocol {
-        Protocol::Tcp if listener.sni.is_some() => {
-            Box::pin(passthrough(stream, peer, &listener, &worker, buf)).await
+    // (the HTTP/1.1 one inline, the others boxed), so an idle connection stays small. Made
+    // here, so the task holds the box rather than the socket and address it starts from.
+    let first = Box::pin(prelude(stream, peer, Arc::clone(&listener)));
+    let open = Open::new(listener, worker, permit);
+    async move {
+        let (listener, worker) = (&open.listener, &open.worker);
+        let Some((stream, peer, buf, h2)) = first.await else {
+            return;
+        };
+        let (l, w) = (Arc::clone(listener), Arc::clone(worker));
+        if let Some(tls) = listener.tls.clone() {
+            return Box::pin(serve_tls(stream, peer, l, w, buf, tls)).await;
         }
-        Protocol::Tcp => {
-            let client = ClientIo::Tcp(stream);
-            Box::pin(crate::tcp::serve(client, peer, &listener, &worker, buf)).await
-        }
-        Protocol::Http if h2 => {
-            Box::pin(crate::http::serve_h2(stream, peer, listener, worker, buf)).await
-        }
-        Protocol::Http => {
-            let client = ClientIo::Tcp(stream);
-            crate::http::serve(client, peer, listener, worker, buf).await
+        match listener.config.protocol {
+            Protocol::Tcp if listener.sni.is_some() => {
+                Box::pin(passthrough(stream, peer, listener, worker, buf)).await
+            }
+            Protocol::Tcp => {
+                let client = ClientIo::Tcp(stream);
+                Box::pin(crate::tcp::serve(client, peer, listener, worker, buf)).await
+            }
+            Protocol::Http if h2 => Box::pin(crate::http::serve_h2(stream, peer, l, w, buf)).await,
+            Protocol::Http => crate::http::serve(ClientIo::Tcp(stream), peer, l, w, buf).await,
         }
     }
 }
@@ -64,7 +68,7 @@ pub(crate) async fn serve(
 async fn prelude(
     stream: TcpStream,
     peer: SocketAddr,
-    listener: &ListenerRuntime,
+    listener: Arc<ListenerRuntime>,
 ) -> Option<(TcpStream, SocketAddr, BytesMut, bool)> {
     let mut buf = BytesMut::new();
     let from = &listener.config.proxy_protocol_from;
@@ -221,7 +225,7 @@ async fn is_h2(stream: &TcpStream, buf: &mut BytesMut) -> bool {
 }
 
 /// Counts a connection as open for the listener and the worker, and closed again on drop,
-/// whichever way the connection's task ends.
+/// whichever way the connection's task ends. It holds the connection's listener and worker.
 pub(crate) struct Open {
     listener: Arc<ListenerRuntime>,
     worker: Arc<WorkerCtx>,
@@ -229,12 +233,12 @@ pub(crate) struct Open {
 }
 
 impl Open {
-    fn new(listener: &Arc<ListenerRuntime>, worker: &Arc<WorkerCtx>, permit: Permit) -> Self {
+    fn new(listener: Arc<ListenerRuntime>, worker: Arc<WorkerCtx>, permit: Permit) -> Self {
         listener.stats.active.fetch_add(1, Relaxed);
         worker.opened();
         Open {
-            listener: Arc::clone(listener),
-            worker: Arc::clone(worker),
+            listener,
+            worker,
             _permit: permit,
         }
     }

@@ -150,22 +150,18 @@ impl TlsConn {
         std::future::poll_fn(|cx| self.poll_close(cx)).await
     }
 
-    /// Waits until a read would return something without waiting (plaintext buffered, or the
-    /// socket readable), so an idle connection need not hold a read buffer meanwhile.
-    pub async fn readable(&self) -> io::Result<()> {
-        let handshaking = {
+    /// Ready when a read would return something without waiting (plaintext buffered, or the
+    /// socket readable), so an idle connection need not hold a read buffer meanwhile. A poll
+    /// keeps no state between polls, so the wait stays small. Ready at once while the
+    /// handshake is in progress (after 0-RTT): the read that follows carries its deadline.
+    pub fn poll_readable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        {
             let mut st = self.lock();
-            if st.has_plaintext() {
-                return Ok(());
+            if st.has_plaintext() || st.tls.is_handshaking() {
+                return Poll::Ready(Ok(()));
             }
-            st.tls.is_handshaking()
-        };
-        if handshaking {
-            // After 0-RTT: wake at the handshake deadline at the latest (the read then fails).
-            let _ = tokio::time::timeout_at(self.deadline, self.tcp.readable()).await;
-            return Ok(());
         }
-        self.tcp.readable().await
+        self.tcp.poll_read_ready(cx)
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {

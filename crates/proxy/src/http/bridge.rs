@@ -71,11 +71,11 @@ pub(crate) async fn proxy(
     let (parts, body) = request.into_parts();
     let mut src = Source {
         stream: ctx.client,
-        buf: &mut c.buf,
+        buf: &mut *c.buf,
         idle: ctx.http.body_idle,
     };
     let feed = feed(&mut src, head.framing, tx, ctx.http.max_body);
-    let send = client::forward(ctx.worker, c.peer, route, parts, body, authority, log);
+    let send = client::forward(ctx.worker, *c.peer, route, parts, body, authority, log);
     let (fed, response) = tokio::join!(feed, send);
     let response = response?;
     if let Err(e) = fed {

@@ -53,7 +53,7 @@ pub(crate) async fn run(c: &mut Conn<'_>, mut head: RequestHead, first_byte: Ins
     c.listener.stats.requests.fetch_add(1, Relaxed);
     let logging = c.http.access_log != AccessLogFormat::Off;
     let mut log = if logging {
-        Access::start(c.peer, &head, received - first_byte)
+        Access::start(*c.peer, &head, received - first_byte)
     } else {
         Access::default()
     };
@@ -470,7 +470,7 @@ async fn send_proxy_header(
     c: &Conn<'_>,
 ) -> std::io::Result<()> {
     let mut out = Vec::with_capacity(64);
-    crate::proxy_protocol::encode(version, c.peer, c.client.local_addr()?, &mut out);
+    crate::proxy_protocol::encode(version, *c.peer, c.client.local_addr()?, &mut out);
     up.private = true;
     write_all(&up.stream, &out).await
 }
@@ -508,7 +508,7 @@ async fn exchange(
     let (sent, result) = {
         let mut src = Source {
             stream: client,
-            buf: &mut c.buf,
+            buf: &mut *c.buf,
             idle: http.body_idle,
         };
         let send = body::forward(

@@ -10,9 +10,12 @@ use crate::listener::ListenerRuntime;
 use crate::worker::WorkerCtx;
 use bytes::{Buf, BytesMut};
 use fulcrum_h1::{Parsed, RequestHead, RequestParser};
+use std::future::poll_fn;
 use std::io::ErrorKind;
 use std::net::SocketAddr;
+use std::pin::pin;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -23,12 +26,12 @@ pub(crate) const LINGER: Duration = Duration::from_secs(2);
 pub(crate) struct Conn<'a> {
     pub(crate) client: &'a ClientIo,
     /// The client: the peer, or what a trusted PROXY header said.
-    pub(crate) peer: SocketAddr,
+    pub(crate) peer: &'a SocketAddr,
     pub(crate) listener: &'a ListenerRuntime,
     pub(crate) http: &'a HttpRuntime,
     pub(crate) worker: &'a WorkerCtx,
     /// Bytes read from the client and not used yet (the next request, pipelined).
-    pub(crate) buf: BytesMut,
+    pub(crate) buf: &'a mut BytesMut,
     /// The client's address as a header value, made once for X-Forwarded-For.
     pub(crate) peer_value: Option<http::HeaderValue>,
 }
@@ -63,58 +66,72 @@ enum Stop {
 
 /// Serves HTTP/1.1 requests on `client` until it closes, errs, or keep-alive ends. `buf`
 /// holds bytes already read (during protocol detection).
-pub(crate) async fn serve(
+///
+/// An async block, not an async fn: an async fn keeps its arguments twice in its state (as
+/// passed, and moved into locals), and this state is what every idle connection holds.
+pub(crate) fn serve(
     client: ClientIo,
     peer: SocketAddr,
     listener: Arc<ListenerRuntime>,
     worker: Arc<WorkerCtx>,
-    buf: BytesMut,
-) {
-    let Some(http) = listener.http.clone() else {
-        return;
-    };
-    let peer_value = http::HeaderValue::from_str(&peer.ip().to_string()).ok();
-    let mut conn = Conn {
-        client: &client,
-        peer,
-        listener: &listener,
-        http: &http,
-        worker: &worker,
-        buf,
-        peer_value,
-    };
-    loop {
-        // Idle between requests: only this small wait is held, not a request's state.
-        let idle_until = Instant::now() + http.keepalive;
-        if conn.buf.is_empty() && !wait_for_request(&conn, idle_until).await {
+    mut buf: BytesMut,
+) -> impl Future<Output = ()> + Send {
+    // Conn borrows what the block owns rather than taking it: a value moved out of the
+    // block's captures would take room twice.
+    async move {
+        let Some(http) = listener.http.clone() else {
             return;
-        }
-        // Boxed: a request's state (head, exchange, error answer) lives on the heap only while
-        // the request is in flight, so an idle keep-alive connection stays small.
-        let keep_alive = Box::pin(one_request(&mut conn, idle_until)).await;
-        if !keep_alive || worker.is_draining() {
-            return;
-        }
-        if conn.buf.is_empty() {
-            // Nothing pipelined: give the read buffer back while the connection idles.
-            conn.buf = BytesMut::new();
+        };
+        let peer_value = http::HeaderValue::from_str(&peer.ip().to_string()).ok();
+        let mut conn = Conn {
+            client: &client,
+            peer: &peer,
+            listener: &listener,
+            http: &http,
+            worker: &worker,
+            buf: &mut buf,
+            peer_value,
+        };
+        loop {
+            // Idle between requests: only this small wait is held, not a request's state.
+            let idle_until = Instant::now() + http.keepalive;
+            if conn.buf.is_empty() && !wait_for_request(&conn, idle_until).await {
+                return;
+            }
+            // Boxed: a request's state (head, exchange, error answer) lives on the heap only
+            // while the request is in flight, so an idle keep-alive connection stays small.
+            let keep_alive = Box::pin(one_request(&mut conn, idle_until)).await;
+            if !keep_alive || worker.is_draining() {
+                return;
+            }
+            if conn.buf.is_empty() {
+                // Nothing pipelined: give the read buffer back while the connection idles.
+                *conn.buf = BytesMut::new();
+            }
         }
     }
 }
 
 /// Waits for the next request's first bytes (or the client's close) within the keep-alive
 /// timeout; false when the connection should end quietly (idle too long, or draining).
+/// Polled by hand rather than with `select!` and futures: this is all an idle keep-alive
+/// connection holds, so it is kept small (a timer and a drain signal, no readiness future).
 async fn wait_for_request(c: &Conn<'_>, idle_until: Instant) -> bool {
-    let drain = c.worker.drain_started.notified();
+    let mut drain = pin!(c.worker.drain_started.notified());
     if c.worker.is_draining() {
         return false;
     }
-    tokio::select! {
-        ready = tokio::time::timeout_at(idle_until, c.client.wait_readable()) => {
-            matches!(ready, Ok(Ok(())))
+    let mut idle = pin!(tokio::time::sleep_until(idle_until));
+    poll_fn(|cx| {
+        if drain.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(false);
         }
-        () = drain => false,
-    }
+        if let Poll::Ready(ready) = c.client.poll_readable(cx) {
+            return Poll::Ready(ready.is_ok());
+        }
+        idle.as_mut().poll(cx).map(|()| false)
+    })
+    .await
 }
 
 /// Reads one request head and serves the request; whether the connection may go on.
@@ -150,9 +167,9 @@ async fn read_head(c: &mut Conn<'_>, idle_until: Instant) -> Result<(RequestHead
             }
         }
         let read = match first_byte {
-            Some(t) => read_some_until(c.client, &mut c.buf, t + c.http.header_timeout).await,
+            Some(t) => read_some_until(c.client, c.buf, t + c.http.header_timeout).await,
             None => {
-                let idle = read_when_ready(c.client, &mut c.buf, idle_until);
+                let idle = read_when_ready(c.client, c.buf, idle_until);
                 let drain = c.worker.drain_started.notified();
                 if c.worker.is_draining() {
                     return Err(Stop::Quiet);
@@ -183,7 +200,7 @@ async fn read_when_ready(
     buf: &mut BytesMut,
     deadline: Instant,
 ) -> std::io::Result<usize> {
-    match tokio::time::timeout_at(deadline, client.wait_readable()).await {
+    match tokio::time::timeout_at(deadline, poll_fn(|cx| client.poll_readable(cx))).await {
         Ok(Ok(())) => read_some_until(client, buf, deadline).await,
         Ok(Err(e)) => Err(e),
         Err(_) => Err(ErrorKind::TimedOut.into()),

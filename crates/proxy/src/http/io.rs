@@ -6,6 +6,7 @@ use crate::readiness::read_drained;
 use bytes::BytesMut;
 use std::io::{self, ErrorKind::WouldBlock};
 use std::net::SocketAddr;
+use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::net::TcpStream;
@@ -26,11 +27,6 @@ pub(crate) trait Wire: Send + Sync {
     fn write_all(&self, data: &[u8]) -> impl Future<Output = io::Result<()>> + Send;
     /// Tells the peer no more bytes will come (FIN, or TLS close_notify then FIN).
     fn shutdown_write(&self) -> impl Future<Output = ()> + Send;
-    /// Waits until a read would find something (or cannot tell, and returns at once), so an
-    /// idle connection need not hold a read buffer while it waits.
-    fn wait_readable(&self) -> impl Future<Output = io::Result<()>> + Send {
-        async { Ok(()) }
-    }
 }
 
 fn make_room(buf: &mut BytesMut) {
@@ -64,10 +60,6 @@ impl Wire for TcpStream {
 
     async fn shutdown_write(&self) {
         let _ = fulcrum_sys::socket::shutdown_write(self);
-    }
-
-    async fn wait_readable(&self) -> io::Result<()> {
-        self.readable().await
     }
 }
 
@@ -131,10 +123,6 @@ impl Wire for fulcrum_tls::TlsConn {
     async fn shutdown_write(&self) {
         let _ = self.shutdown().await;
     }
-
-    async fn wait_readable(&self) -> io::Result<()> {
-        self.readable().await
-    }
 }
 
 /// The client side of a connection: plain TCP, or TLS Fulcrum terminated.
@@ -149,6 +137,15 @@ impl ClientIo {
         match self {
             ClientIo::Tcp(s) => Some(s),
             ClientIo::Tls(_) => None,
+        }
+    }
+
+    /// Ready when a read would find something (or cannot tell: then at once). A poll keeps
+    /// no state between polls, so a connection waiting for its next request stays small.
+    pub(crate) fn poll_readable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self {
+            ClientIo::Tcp(s) => s.poll_read_ready(cx),
+            ClientIo::Tls(t) => t.conn.poll_readable(cx),
         }
     }
 
@@ -214,13 +211,6 @@ impl Wire for ClientIo {
         match self {
             ClientIo::Tcp(s) => s.shutdown_write().await,
             ClientIo::Tls(t) => t.conn.shutdown_write().await,
-        }
-    }
-
-    async fn wait_readable(&self) -> io::Result<()> {
-        match self {
-            ClientIo::Tcp(s) => s.readable().await,
-            ClientIo::Tls(t) => t.conn.readable().await,
         }
     }
 }
