@@ -167,11 +167,13 @@ async fn run(mut commands: mpsc::UnboundedReceiver<Command>, ctx: Arc<WorkerCtx>
     }
 }
 
-/// Closes idle backend connections that timed out, now and then.
+/// Now and then: closes idle backend connections that timed out, and gives memory the worker
+/// no longer uses back to the system.
 async fn sweep_pool(ctx: Arc<WorkerCtx>) {
     loop {
         tokio::time::sleep(crate::http::pool::SWEEP_EVERY).await;
         ctx.pool.sweep();
+        fulcrum_sys::memory::release_free_memory();
     }
 }
 

@@ -69,6 +69,7 @@ enum Stop {
 ///
 /// An async block, not an async fn: an async fn keeps its arguments twice in its state (as
 /// passed, and moved into locals), and this state is what every idle connection holds.
+#[allow(clippy::manual_async_fn, reason = "an async fn would keep its arguments twice")]
 pub(crate) fn serve(
     client: ClientIo,
     peer: SocketAddr,
@@ -154,7 +155,7 @@ async fn read_head(c: &mut Conn<'_>, idle_until: Instant) -> Result<(RequestHead
     let mut first_byte = (!c.buf.is_empty()).then(Instant::now);
     loop {
         if !c.buf.is_empty() {
-            match parser.parse(&c.buf, &c.http.limits) {
+            match parser.parse(c.buf, &c.http.limits) {
                 Ok(Parsed::Complete { head, len }) => {
                     c.buf.advance(len);
                     return Ok((head, first_byte.unwrap_or_else(Instant::now)));
