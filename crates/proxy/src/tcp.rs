@@ -5,10 +5,12 @@ use crate::cluster::ClusterRuntime;
 use crate::http::{ClientIo, copy_both};
 use crate::listener::ListenerRuntime;
 use crate::load::Gauge;
-use crate::relay::{self, End, Outcome, Settings};
+use crate::readiness::read_drained;
+use crate::relay::{self, COPY_BUFFER, End, Outcome, Settings};
 use crate::upstream::{self, Conn};
 use crate::worker::WorkerCtx;
 use bytes::BytesMut;
+use fulcrum_sys::socket::recv_now;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
@@ -54,16 +56,33 @@ pub(crate) async fn serve_with(
     let hash = cluster
         .uses_hash()
         .then(|| fulcrum_balance::hash::hash_ip(peer.ip()));
-    let nodelay = listener.config.tcp_nodelay;
+    // A plain-TCP backend gets the client's first bytes with the handshake's last ACK.
+    let mut first = BytesMut::new();
+    let mut from_client = 0;
+    if cluster.tls.is_none() {
+        match first_flight(&client, cluster, peer, &early, &mut first) {
+            Ok(n) => from_client = n,
+            Err(error) => {
+                tracing::debug!(listener = %listener.config.name, client = %peer, %error,
+                    "connection closed: no local address for the PROXY header");
+                return;
+            }
+        }
+    }
     let sticky = cluster.persisted(peer.ip(), None);
+    let mut dial = upstream::Dial {
+        nodelay: listener.config.tcp_nodelay,
+        first: &first,
+    };
     let connected =
-        upstream::connect(cluster, &[], hash, sticky, nodelay, |_| None::<TcpStream>).await;
+        upstream::connect(cluster, &[], hash, sticky, &mut dial, |_| None::<TcpStream>).await;
     let Ok((index, Conn::New(upstream))) = connected else {
         listener.stats.no_backend.fetch_add(1, Relaxed);
         tracing::warn!(listener = %listener.config.name, client = %peer, cluster = cluster.name(),
             "connection closed: no backend reachable");
         return;
     };
+    let unsent = dial.first.len();
     cluster.persist(peer.ip(), None, index);
     let backend = &cluster.backends[index];
     let settings = Settings {
@@ -91,7 +110,7 @@ pub(crate) async fn serve_with(
             listener,
         )
         .await
-    } else if let Err(error) = preamble(&client, &upstream, cluster, peer, &early).await {
+    } else if let Err(error) = send_rest(&upstream, &first[first.len() - unsent..]).await {
         Outcome {
             up: 0,
             down: 0,
@@ -100,12 +119,10 @@ pub(crate) async fn serve_with(
         }
     } else {
         let mut outcome = match client {
-            ClientIo::Tcp(tcp) => {
-                relay::run_and_close(tcp, upstream, settings, BytesMut::new()).await
-            }
+            ClientIo::Tcp(tcp) => relay::run_and_close(tcp, upstream, settings, first).await,
             client => relay_terminated(&client, &upstream, listener).await,
         };
-        outcome.up += early.len() as u64;
+        outcome.up += from_client as u64;
         outcome
     };
     backend.stats.active.fetch_sub(1, Relaxed);
@@ -121,24 +138,57 @@ pub(crate) async fn serve_with(
     }
 }
 
-/// What the backend gets before the relay starts: a PROXY header if the cluster asks for one,
-/// then the bytes the client sent while its own PROXY header was read.
-async fn preamble(
+/// What a plain-TCP backend gets before the relay starts, into `out`: a PROXY header if the
+/// cluster asks for one, the bytes the client sent while its own PROXY header or TLS hello was
+/// read (`early`), and, when there were none, whatever the client has sent by now (read
+/// without waiting: most protocols have the client speak first). Returns how many of the
+/// bytes came from the client.
+fn first_flight(
+    client: &ClientIo,
+    cluster: &ClusterRuntime,
+    peer: SocketAddr,
+    early: &[u8],
+    out: &mut BytesMut,
+) -> std::io::Result<usize> {
+    if let Some(version) = cluster.config.send_proxy_protocol {
+        let mut header = Vec::new();
+        crate::proxy_protocol::encode(version, peer, client.local_addr()?, &mut header);
+        out.extend_from_slice(&header);
+    }
+    let start = out.len();
+    out.extend_from_slice(early);
+    if let (true, ClientIo::Tcp(tcp)) = (early.is_empty(), client) {
+        // A short read clears the socket's readiness, so the relay does not read it again
+        // before more arrives. A read that fails here fails again in the relay, which
+        // reports it.
+        out.resize(start + COPY_BUFFER, 0);
+        let n = read_drained(tcp, COPY_BUFFER, || recv_now(tcp, &mut out[start..]));
+        out.truncate(start + n.unwrap_or(0));
+    }
+    Ok(out.len() - start)
+}
+
+/// Sends what the connect did not (the first bytes, when the connection was not up at once).
+async fn send_rest(upstream: &TcpStream, rest: &[u8]) -> std::io::Result<()> {
+    if rest.is_empty() {
+        return Ok(());
+    }
+    crate::http::write_all(upstream, rest).await
+}
+
+/// A PROXY header (if the cluster asks for one) for a backend reached over TLS, sent in clear
+/// before the handshake.
+async fn proxy_header(
     client: &ClientIo,
     upstream: &TcpStream,
     cluster: &ClusterRuntime,
     peer: SocketAddr,
-    early: &[u8],
 ) -> std::io::Result<()> {
-    let mut out = Vec::new();
-    if let Some(version) = cluster.config.send_proxy_protocol {
-        let local = client.local_addr()?;
-        crate::proxy_protocol::encode(version, peer, local, &mut out);
-    }
-    out.extend_from_slice(early);
-    if out.is_empty() {
+    let Some(version) = cluster.config.send_proxy_protocol else {
         return Ok(());
-    }
+    };
+    let mut out = Vec::new();
+    crate::proxy_protocol::encode(version, peer, client.local_addr()?, &mut out);
     crate::http::write_all(upstream, &out).await
 }
 
@@ -191,7 +241,7 @@ async fn relay_to_tls(
         end: End::BackendError,
         error: Some(error),
     };
-    if let Err(e) = preamble(client, &upstream, cluster, peer, &[]).await {
+    if let Err(e) = proxy_header(client, &upstream, cluster, peer).await {
         return failed(e);
     }
     let timeout = cluster.config.connect_timeout;

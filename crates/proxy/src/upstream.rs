@@ -1,8 +1,9 @@
 //! Connecting to a cluster's backends: pick, connect with a timeout, try another on failure.
 
 use crate::cluster::ClusterRuntime;
-use fulcrum_sys::socket::{start_connect, take_error};
+use fulcrum_sys::socket::{send_now, start_connect, take_error};
 use std::io;
+use std::io::ErrorKind::WouldBlock;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering::Relaxed;
 use tokio::io::Interest;
@@ -15,6 +16,26 @@ const MAX_ATTEMPTS: usize = 16;
 pub(crate) enum Conn<R> {
     New(TcpStream),
     Reused(R),
+}
+
+/// How to open a new backend connection.
+pub(crate) struct Dial<'a> {
+    pub(crate) nodelay: bool,
+    /// Bytes to send as soon as a new connection is up (a TCP client's first bytes): they
+    /// leave with the ACK that completes the handshake, and no wait for writability comes
+    /// first when the connection is up at once (loopback, or a fast LAN). What was sent is
+    /// cut from the front; the rest is the caller's to send.
+    pub(crate) first: &'a [u8],
+}
+
+impl Dial<'_> {
+    /// No bytes to send first (HTTP writes its request once it has a connection, kept or new).
+    pub(crate) fn plain(nodelay: bool) -> Self {
+        Dial {
+            nodelay,
+            first: &[],
+        }
+    }
 }
 
 /// Why no backend connection could be had.
@@ -36,7 +57,7 @@ pub(crate) async fn connect<R>(
     exclude: &[usize],
     hash: Option<u64>,
     preferred: Option<usize>,
-    nodelay: bool,
+    dial: &mut Dial<'_>,
     mut reuse: impl FnMut(SocketAddr) -> Option<R>,
 ) -> Result<(usize, Conn<R>), ConnectError> {
     let attempts = (cluster.config.connect_attempts as usize).clamp(1, MAX_ATTEMPTS);
@@ -55,7 +76,7 @@ pub(crate) async fn connect<R>(
         if let Some(kept) = reuse(backend.address) {
             return Ok((index, Conn::Reused(kept)));
         }
-        match connect_one(backend.address, cluster.config.connect_timeout, nodelay).await {
+        match connect_one(backend.address, cluster.config.connect_timeout, dial).await {
             Ok(stream) => {
                 backend.stats.connections.fetch_add(1, Relaxed);
                 cluster.report(index, fulcrum_balance::outlier::Outcome::Connected);
@@ -79,9 +100,21 @@ pub(crate) async fn connect<R>(
 async fn connect_one(
     addr: SocketAddr,
     timeout: std::time::Duration,
-    nodelay: bool,
+    dial: &mut Dial<'_>,
 ) -> io::Result<TcpStream> {
-    let stream = TcpStream::from_std(start_connect(addr, nodelay)?)?;
+    let first = !dial.first.is_empty();
+    let stream = TcpStream::from_std(start_connect(addr, dial.nodelay, first)?)?;
+    if first {
+        // Up already (loopback completes the handshake inside connect()): send now.
+        match send_now(&stream, dial.first) {
+            Ok(n) => {
+                dial.first = &dial.first[n..];
+                return Ok(stream);
+            }
+            Err(e) if e.kind() == WouldBlock => {}
+            Err(e) => return Err(e),
+        }
+    }
     match tokio::time::timeout(timeout, established(&stream)).await {
         Ok(Ok(())) => Ok(stream),
         Ok(Err(e)) => Err(e),

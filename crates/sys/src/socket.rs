@@ -54,8 +54,16 @@ pub fn set_nodelay<S: std::os::fd::AsFd>(s: &S, on: bool) -> io::Result<()> {
 /// Opens a non-blocking TCP socket (with `TCP_NODELAY` if asked, set before connecting so no
 /// call is needed afterwards) and starts connecting it to `addr`. The connection is usually
 /// still in progress on return: wait until the socket is writable, then check [`take_error`]
-/// if the readiness says it failed.
-pub fn start_connect(addr: SocketAddr, nodelay: bool) -> io::Result<std::net::TcpStream> {
+/// if the readiness says it failed; or, with bytes to send, try [`send_now`] at once.
+///
+/// With `delay_ack`, the ACK that completes the handshake is held back (`TCP_QUICKACK` off)
+/// so that it leaves with the first bytes sent: one packet fewer, for a caller that has bytes
+/// to send as soon as the connection is up. (Unsent, the ACK leaves on the delayed-ACK timer.)
+pub fn start_connect(
+    addr: SocketAddr,
+    nodelay: bool,
+    delay_ack: bool,
+) -> io::Result<std::net::TcpStream> {
     let socket = Socket::new(
         Domain::for_address(addr),
         Type::STREAM.nonblocking(),
@@ -64,12 +72,37 @@ pub fn start_connect(addr: SocketAddr, nodelay: bool) -> io::Result<std::net::Tc
     if nodelay {
         socket.set_tcp_nodelay(true)?;
     }
+    if delay_ack {
+        rustix::net::sockopt::set_tcp_quickack(&socket, false)?;
+    }
     match socket.connect(&addr.into()) {
         Ok(()) => {}
         Err(e) if e.raw_os_error() == Some(rustix::io::Errno::INPROGRESS.raw_os_error()) => {}
         Err(e) => return Err(e),
     }
     Ok(socket.into())
+}
+
+/// Sends what the socket takes now, without waiting (`MSG_DONTWAIT`, and no `SIGPIPE`).
+/// On a socket still connecting, `WouldBlock`; on one whose connect failed, that error.
+pub fn send_now<S: std::os::fd::AsFd>(s: &S, buf: &[u8]) -> io::Result<usize> {
+    use rustix::net::SendFlags;
+    retry_intr(|| rustix::net::send(s, buf, SendFlags::NOSIGNAL | SendFlags::DONTWAIT))
+}
+
+/// Reads what the socket holds now, without waiting (`MSG_DONTWAIT`): `WouldBlock` if nothing.
+pub fn recv_now<S: std::os::fd::AsFd>(s: &S, buf: &mut [u8]) -> io::Result<usize> {
+    let flags = rustix::net::RecvFlags::DONTWAIT;
+    retry_intr(|| rustix::net::recv(s, &mut *buf, flags).map(|(read, _)| read))
+}
+
+fn retry_intr<T>(mut f: impl FnMut() -> rustix::io::Result<T>) -> io::Result<T> {
+    loop {
+        match f() {
+            Err(rustix::io::Errno::INTR) => continue,
+            other => return other.map_err(io::Error::from),
+        }
+    }
 }
 
 /// The pending error of a socket (`SO_ERROR`), e.g. why a connect failed.
@@ -83,12 +116,7 @@ pub fn take_error<S: std::os::fd::AsFd>(s: &S) -> io::Result<Option<io::Error>> 
 pub fn send_more<S: std::os::fd::AsFd>(s: &S, buf: &[u8]) -> io::Result<usize> {
     use rustix::net::SendFlags;
     let flags = SendFlags::MORE | SendFlags::NOSIGNAL | SendFlags::DONTWAIT;
-    loop {
-        match rustix::net::send(s, buf, flags) {
-            Err(rustix::io::Errno::INTR) => continue,
-            other => return other.map_err(io::Error::from),
-        }
-    }
+    retry_intr(|| rustix::net::send(s, buf, flags))
 }
 
 /// Sends whatever [`send_more`] left queued (clearing `TCP_CORK` pushes pending segments).
@@ -173,14 +201,14 @@ mod tests {
     #[test]
     fn start_connect_connects_and_a_refused_connect_reports_why() {
         let l = bind_reuseport("127.0.0.1:0".parse().unwrap(), 16).unwrap();
-        let c = start_connect(l.local_addr().unwrap(), true).unwrap();
+        let c = start_connect(l.local_addr().unwrap(), true, false).unwrap();
         assert!(accept_within(&l, 2000).is_some());
         assert!(SockRef::from(&c).tcp_nodelay().unwrap());
         assert!(take_error(&c).unwrap().is_none());
 
         let port = l.local_addr().unwrap().port();
         drop(l);
-        let c = start_connect(([127, 0, 0, 1], port).into(), false).unwrap();
+        let c = start_connect(([127, 0, 0, 1], port).into(), false, false).unwrap();
         let deadline = std::time::Instant::now() + Duration::from_secs(2);
         let error = loop {
             if let Some(e) = take_error(&c).unwrap() {
@@ -190,6 +218,46 @@ mod tests {
                 std::time::Instant::now() < deadline,
                 "no error for a refused connect"
             );
+            std::thread::sleep(Duration::from_millis(1));
+        };
+        assert_eq!(error.kind(), io::ErrorKind::ConnectionRefused);
+    }
+
+    #[test]
+    fn first_bytes_go_out_as_the_connection_comes_up_and_a_refusal_shows_in_send_now() {
+        use std::io::Read;
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        let c = start_connect(addr, true, true).unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(2);
+        loop {
+            match send_now(&c, b"hello") {
+                Ok(n) => break assert_eq!(n, 5),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => panic!("{e}"),
+            }
+            assert!(std::time::Instant::now() < deadline, "never connected");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let (mut a, _) = l.accept().unwrap();
+        let mut got = [0u8; 5];
+        a.read_exact(&mut got).unwrap();
+        assert_eq!(&got, b"hello");
+        a.set_nonblocking(true).unwrap();
+        let mut buf = [0u8; 8];
+        let e = recv_now(&a, &mut buf).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::WouldBlock);
+
+        drop(l);
+        let c = start_connect(addr, false, true).unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(2);
+        let error = loop {
+            match send_now(&c, b"x") {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => break e,
+                Ok(_) => panic!("sent on a refused connection"),
+            }
+            assert!(std::time::Instant::now() < deadline, "no error");
             std::thread::sleep(Duration::from_millis(1));
         };
         assert_eq!(error.kind(), io::ErrorKind::ConnectionRefused);

@@ -183,7 +183,8 @@ pub(crate) async fn forward(
         .then(|| fulcrum_balance::hash::hash_ip(peer.ip()));
     let t0 = Instant::now();
     let clients = &worker.clients;
-    let picked = upstream::connect(cluster, &[], hash, None, true, |addr| {
+    let dial = &mut upstream::Dial::plain(true);
+    let picked = upstream::connect(cluster, &[], hash, None, dial, |addr| {
         clients.take(addr, h2)
     })
     .await;

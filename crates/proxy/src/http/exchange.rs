@@ -434,8 +434,9 @@ async fn acquire(
         .enter(Gauge::Pending, limits.max_pending)
         .ok_or(Cause::Overloaded)?;
     let pool = &c.worker.pool;
+    let dial = &mut upstream::Dial::plain(true);
     let picked =
-        upstream::connect(cluster, tried, hash, sticky, true, |addr| pool.take(addr)).await;
+        upstream::connect(cluster, tried, hash, sticky, dial, |addr| pool.take(addr)).await;
     drop(pending);
     match picked {
         Ok((i, Picked::Reused(kept))) => Ok((i, kept)),
@@ -784,7 +785,7 @@ async fn tunnel(c: &mut Conn<'_>, up: &TcpStream, ubuf: &BytesMut) {
     if !ubuf.is_empty() && write_all(c.client, ubuf).await.is_err() {
         return;
     }
-    if !c.buf.is_empty() && write_all(up, &c.buf).await.is_err() {
+    if !c.buf.is_empty() && write_all(up, c.buf).await.is_err() {
         return;
     }
     c.buf.clear();

@@ -10,6 +10,8 @@
 mod auto;
 mod splice;
 
+pub(crate) use auto::COPY_BUFFER;
+
 use crate::pipes::PipePool;
 use bytes::BytesMut;
 use fulcrum_sys::socket::shutdown_write;
