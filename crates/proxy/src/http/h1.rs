@@ -69,7 +69,10 @@ enum Stop {
 ///
 /// An async block, not an async fn: an async fn keeps its arguments twice in its state (as
 /// passed, and moved into locals), and this state is what every idle connection holds.
-#[allow(clippy::manual_async_fn, reason = "an async fn would keep its arguments twice")]
+#[allow(
+    clippy::manual_async_fn,
+    reason = "an async fn would keep its arguments twice"
+)]
 pub(crate) fn serve(
     client: ClientIo,
     peer: SocketAddr,
