@@ -164,6 +164,11 @@ impl ClusterRuntime {
         self.uses_hash
     }
 
+    /// Whether picks read each backend's latency estimate (so requests should time and feed it).
+    pub fn uses_latency(&self) -> bool {
+        matches!(self.algorithm, Algorithm::PeakEwma)
+    }
+
     pub fn name(&self) -> &str {
         &self.config.name
     }

@@ -49,13 +49,12 @@ pub(crate) struct Req {
 
 /// Serves one request; returns whether the client connection may carry another.
 pub(crate) async fn run(c: &mut Conn<'_>, mut head: RequestHead, first_byte: Instant) -> bool {
-    let received = Instant::now();
     c.listener.stats.requests.fetch_add(1, Relaxed);
     let logging = c.http.access_log != AccessLogFormat::Off;
-    let mut log = if logging {
-        Access::start(*c.peer, &head, received - first_byte)
-    } else {
-        Access::default()
+    let received = logging.then(Instant::now);
+    let mut log = match received {
+        Some(t) => Access::start(*c.peer, &head, t - first_byte),
+        None => Access::default(),
     };
     let Some(early) = super::early::classify(c.client, &mut head).await else {
         return false;
@@ -77,8 +76,8 @@ pub(crate) async fn run(c: &mut Conn<'_>, mut head: RequestHead, first_byte: Ins
         early: AtomicBool::new(early),
     };
     let keep = route_and_proxy(c, head, &req, &mut log).await;
-    log.t_total = received.elapsed();
-    if c.http.access_log != AccessLogFormat::Off {
+    if let Some(t) = received {
+        log.t_total = t.elapsed();
         log.emit(c.http.access_log == AccessLogFormat::Json);
     }
     keep
@@ -325,7 +324,7 @@ async fn proxy(
     let mut unmarked = None;
     loop {
         let head = unmarked.as_deref().unwrap_or(head);
-        let started = Instant::now();
+        let started = log.recording.then(Instant::now);
         let (index, upstream) = match acquire(c, route, hash, sticky, &tried).await {
             Ok(got) => got,
             Err(cause) if retry.on_failure(cause) => match retry.take() {
@@ -340,7 +339,7 @@ async fn proxy(
         };
         let backend = &cluster.backends[index];
         log.backend = Some(backend.address);
-        log.t_connect = Some(started.elapsed());
+        log.t_connect = started.map(|t| t.elapsed());
         backend.start_request();
         let timeout = retry.per_try(cluster.config.response_timeout);
         let status_retry = retry.possible();
@@ -372,8 +371,12 @@ async fn proxy(
         backend.stats.active.fetch_sub(1, Relaxed);
         let cause = match outcome {
             Tried::Done(keep) => {
-                let rtt = log.t_first_byte.unwrap_or_default().as_nanos() as u64;
-                backend.finish_request(rtt, crate::clock::now_ns());
+                if cluster.uses_latency() {
+                    let rtt = log.t_first_byte.unwrap_or_default().as_nanos() as u64;
+                    backend.finish_request(rtt, crate::clock::now_ns());
+                } else {
+                    backend.abandon_request();
+                }
                 return Ok(keep);
             }
             Tried::ClientGone => {
@@ -505,7 +508,7 @@ async fn exchange(
     let mut ubuf = BytesMut::with_capacity(4096);
     let mut out = Vec::with_capacity(head.len() + 512);
     out.extend_from_slice(head);
-    let sent_at = Instant::now();
+    let sent_at = (log.recording || route.cluster.uses_latency()).then(Instant::now);
     let (sent, result) = {
         let mut src = Source {
             stream: client,
@@ -558,7 +561,7 @@ async fn exchange(
         {
             return Tried::RetryStatus(head.status);
         }
-        log.t_first_byte = Some(sent_at.elapsed());
+        log.t_first_byte = sent_at.map(|t| t.elapsed());
         log.status = head.status.as_u16();
         if let Some(v) = set_cookie.and_then(|v| HeaderValue::from_str(&v).ok()) {
             head.headers.append(http::header::SET_COOKIE, v);

@@ -13,6 +13,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// What one line says.
 #[derive(Debug, Default)]
 pub(crate) struct Access {
+    /// Whether this record is written (the listener has an access log): only then are the
+    /// request's phases timed, unless balancing needs the latency (saves clock reads).
+    pub(crate) recording: bool,
     pub(crate) client: Option<SocketAddr>,
     pub(crate) method: String,
     pub(crate) target: String,
@@ -64,6 +67,7 @@ impl Access {
         };
         let target = head.uri.to_string();
         Access {
+            recording: true,
             t_request,
             ..Access::request(client, &head.method, &target, version, &head.headers)
         }
