@@ -578,7 +578,8 @@ async fn exchange(
     log.bytes_in = *sent.as_ref().unwrap_or(&0);
     let request_sent = sent.is_ok();
     if done.tunnel {
-        tunnel(c, &up.stream, &ubuf).await;
+        // Boxed: rare (upgrades), and its relay state would enlarge every request's.
+        Box::pin(tunnel(c, &up.stream, &ubuf)).await;
         return Tried::Done(false);
     }
     up.requests += 1;
