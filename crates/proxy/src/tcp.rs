@@ -82,7 +82,7 @@ pub(crate) async fn serve_with(
             "connection closed: no backend reachable");
         return;
     };
-    let unsent = dial.first.len();
+    let unsent = dial.first;
     cluster.persist(peer.ip(), None, index);
     let backend = &cluster.backends[index];
     let settings = Settings {
@@ -110,7 +110,7 @@ pub(crate) async fn serve_with(
             listener,
         )
         .await
-    } else if let Err(error) = send_rest(&upstream, &first[first.len() - unsent..]).await {
+    } else if let Err(error) = send_ahead(&upstream, unsent).await {
         Outcome {
             up: 0,
             down: 0,
@@ -150,11 +150,7 @@ fn first_flight(
     early: &[u8],
     out: &mut BytesMut,
 ) -> std::io::Result<usize> {
-    if let Some(version) = cluster.config.send_proxy_protocol {
-        let mut header = Vec::new();
-        crate::proxy_protocol::encode(version, peer, client.local_addr()?, &mut header);
-        out.extend_from_slice(&header);
-    }
+    out.extend_from_slice(&proxy_header(client, cluster, peer)?);
     let start = out.len();
     out.extend_from_slice(early);
     if let (true, ClientIo::Tcp(tcp)) = (early.is_empty(), client) {
@@ -168,28 +164,26 @@ fn first_flight(
     Ok(out.len() - start)
 }
 
-/// Sends what the connect did not (the first bytes, when the connection was not up at once).
-async fn send_rest(upstream: &TcpStream, rest: &[u8]) -> std::io::Result<()> {
+/// Sends bytes that must precede the relay (the first bytes the connect did not send, when
+/// the connection was not up at once; a PROXY header ahead of a TLS handshake), if any.
+async fn send_ahead(upstream: &TcpStream, rest: &[u8]) -> std::io::Result<()> {
     if rest.is_empty() {
         return Ok(());
     }
     crate::http::write_all(upstream, rest).await
 }
 
-/// A PROXY header (if the cluster asks for one) for a backend reached over TLS, sent in clear
-/// before the handshake.
-async fn proxy_header(
+/// The PROXY header the cluster sends ahead of the client's bytes (empty if it sends none).
+fn proxy_header(
     client: &ClientIo,
-    upstream: &TcpStream,
     cluster: &ClusterRuntime,
     peer: SocketAddr,
-) -> std::io::Result<()> {
-    let Some(version) = cluster.config.send_proxy_protocol else {
-        return Ok(());
-    };
+) -> std::io::Result<Vec<u8>> {
     let mut out = Vec::new();
-    crate::proxy_protocol::encode(version, peer, client.local_addr()?, &mut out);
-    crate::http::write_all(upstream, &out).await
+    if let Some(version) = cluster.config.send_proxy_protocol {
+        crate::proxy_protocol::encode(version, peer, client.local_addr()?, &mut out);
+    }
+    Ok(out)
 }
 
 fn log_close(
@@ -241,7 +235,12 @@ async fn relay_to_tls(
         end: End::BackendError,
         error: Some(error),
     };
-    if let Err(e) = proxy_header(client, &upstream, cluster, peer).await {
+    // The PROXY header goes in clear, before the handshake.
+    let header = match proxy_header(client, cluster, peer) {
+        Ok(header) => header,
+        Err(e) => return failed(e),
+    };
+    if let Err(e) = send_ahead(&upstream, &header).await {
         return failed(e);
     }
     let timeout = cluster.config.connect_timeout;

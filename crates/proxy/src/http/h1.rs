@@ -173,7 +173,8 @@ async fn read_head(c: &mut Conn<'_>, idle_until: Instant) -> Result<(RequestHead
         let read = match first_byte {
             Some(t) => read_some_until(c.client, c.buf, t + c.http.header_timeout).await,
             None => {
-                let idle = read_when_ready(c.client, c.buf, idle_until);
+                // wait_for_request has seen the socket readable: read at once.
+                let idle = read_some_until(c.client, c.buf, idle_until);
                 let drain = c.worker.drain_started.notified();
                 if c.worker.is_draining() {
                     return Err(Stop::Quiet);
@@ -195,19 +196,6 @@ async fn read_head(c: &mut Conn<'_>, idle_until: Instant) -> Result<(RequestHead
             }
             Err(_) => return Err(Stop::Quiet),
         }
-    }
-}
-
-/// Waits for the next request's first bytes without holding a buffer, then reads them.
-async fn read_when_ready(
-    client: &ClientIo,
-    buf: &mut BytesMut,
-    deadline: Instant,
-) -> std::io::Result<usize> {
-    match tokio::time::timeout_at(deadline, poll_fn(|cx| client.poll_readable(cx))).await {
-        Ok(Ok(())) => read_some_until(client, buf, deadline).await,
-        Ok(Err(e)) => Err(e),
-        Err(_) => Err(ErrorKind::TimedOut.into()),
     }
 }
 
