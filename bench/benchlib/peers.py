@@ -293,18 +293,15 @@ backend b
         return port, p
 
 
-class FulcrumTcp(Target):
-    """Fulcrum, one worker, protocol tcp; pinned with taskset (pin_workers = false)."""
-    name = "fulcrum"
-
-    def available(self, ctx):
-        return ctx.fulcrum.reason if ctx.fulcrum.binary is None else ""
-
-    def start(self, ctx, backend_port, mode):
-        port = procs.free_port()
-        d = os.path.join(ctx.tmp, f"fulcrum-{mode}")
-        os.makedirs(d, exist_ok=True)
-        cfg = write(os.path.join(d, "fulcrum.toml"), f"""
+def start_fulcrum(ctx: Ctx, mode: str, protocol: str, backend_port: int,
+                  listener_extra: str = "") -> tuple[int, procs.Proc]:
+    """Fulcrum from a generated config: one worker (the harness pins the process with taskset,
+    so pin_workers = false), warnings only, no connection log, one listener `bench` of
+    `protocol` (plus the `listener_extra` lines) in front of one backend. Returns its port."""
+    port = procs.free_port()
+    d = os.path.join(ctx.tmp, f"fulcrum-{mode}")
+    os.makedirs(d, exist_ok=True)
+    cfg = write(os.path.join(d, "fulcrum.toml"), f"""
 [runtime]
 workers = 1
 pin_workers = false
@@ -316,16 +313,28 @@ connections = false
 [[listener]]
 name = "bench"
 bind = "127.0.0.1:{port}"
-protocol = "tcp"
+protocol = "{protocol}"
 cluster = "b"
+{listener_extra}
 
 [[cluster]]
 name = "b"
 backends = ["127.0.0.1:{backend_port}"]
 """)
-        p = procs.start(f"fulcrum-{mode}", [ctx.fulcrum.binary, "run", "-c", cfg], ctx.proxy_cpu, ctx.tmp)
-        procs.wait_listening(port, p)
-        return port, p
+    p = procs.start(f"fulcrum-{mode}", [ctx.fulcrum.binary, "run", "-c", cfg], ctx.proxy_cpu, ctx.tmp)
+    procs.wait_listening(port, p)
+    return port, p
+
+
+class FulcrumTcp(Target):
+    """Fulcrum, one worker, protocol tcp; pinned with taskset (pin_workers = false)."""
+    name = "fulcrum"
+
+    def available(self, ctx):
+        return ctx.fulcrum.reason if ctx.fulcrum.binary is None else ""
+
+    def start(self, ctx, backend_port, mode):
+        return start_fulcrum(ctx, mode, "tcp", backend_port)
 
 
 TCP_TARGETS = [Direct(), HaproxyTcp(), FulcrumTcp()]
@@ -478,28 +487,6 @@ http {{
         return port, p
 
 
-FULCRUM_HTTP_TOML = """
-[runtime]
-workers = 1
-pin_workers = false
-
-[log]
-level = "warn"
-connections = false
-
-[[listener]]
-name = "bench"
-bind = "127.0.0.1:{port}"
-protocol = "http"
-cluster = "b"
-access_log = "off"
-
-[[cluster]]
-name = "b"
-backends = ["127.0.0.1:{backend_port}"]
-"""
-
-
 class FulcrumHttp(Target):
     """Fulcrum, one worker, protocol http (HTTP/1.1 and h2c on the same port, by the preface),
     defaults otherwise: Via, X-Forwarded-For/-Proto/-Host and x-request-id added, a pool of up
@@ -513,12 +500,7 @@ class FulcrumHttp(Target):
         return ctx.fulcrum.reason if ctx.fulcrum.binary is None else ""
 
     def start(self, ctx, backend_port, mode):
-        port = procs.free_port()
-        d = os.path.join(ctx.tmp, f"fulcrum-{mode}")
-        os.makedirs(d, exist_ok=True)
-        cfg = write(os.path.join(d, "fulcrum.toml"), FULCRUM_HTTP_TOML.format(port=port, backend_port=backend_port))
-        p = procs.start(f"fulcrum-{mode}", [ctx.fulcrum.binary, "run", "-c", cfg], ctx.proxy_cpu, ctx.tmp)
-        procs.wait_listening(port, p)
+        port, p = start_fulcrum(ctx, mode, "http", backend_port, 'access_log = "off"')
         _probe(ctx, port, self.proto, p)
         return port, p
 

@@ -174,29 +174,6 @@ class HaproxyTls(peers.Target):
         return port, p
 
 
-FULCRUM_TLS_TOML = """
-[runtime]
-workers = 1
-pin_workers = false
-
-[log]
-level = "warn"
-connections = false
-
-[[listener]]
-name = "bench"
-bind = "127.0.0.1:{port}"
-protocol = "https"
-cluster = "b"
-access_log = "off"
-tls = {{ certificates = [{{ cert = "{cert}", key = "{key}" }}], min_version = "1.3" }}
-
-[[cluster]]
-name = "b"
-backends = ["127.0.0.1:{backend_port}"]
-"""
-
-
 class FulcrumTls(peers.Target):
     """Fulcrum, one worker, protocol https (rustls), TLS 1.3 only, defaults otherwise (session
     tickets on, ALPN h2 + http/1.1); no access log; pinned with taskset (pin_workers = false)."""
@@ -210,13 +187,8 @@ class FulcrumTls(peers.Target):
 
     def start(self, ctx, backend_port, mode):
         cert, key, _ = _certs(ctx, self.kind)
-        port = procs.free_port()
-        d = os.path.join(ctx.tmp, f"fulcrum-{mode}")
-        os.makedirs(d, exist_ok=True)
-        cfg = peers.write(os.path.join(d, "fulcrum.toml"),
-                          FULCRUM_TLS_TOML.format(port=port, backend_port=backend_port, cert=cert, key=key))
-        p = procs.start(f"fulcrum-{mode}", [ctx.fulcrum.binary, "run", "-c", cfg], ctx.proxy_cpu, ctx.tmp)
-        procs.wait_listening(port, p)
+        tls = f'tls = {{ certificates = [{{ cert = "{cert}", key = "{key}" }}], min_version = "1.3" }}'
+        port, p = peers.start_fulcrum(ctx, mode, "https", backend_port, f'access_log = "off"\n{tls}')
         _probe(ctx, port, p)
         return port, p
 

@@ -420,6 +420,19 @@ fn held_exchange(
     Held { accepted, all }
 }
 
+impl Setup {
+    /// One full HTTP/1.1 exchange with `config`, which keeps the session ticket it brings.
+    fn take_ticket(&self, config: &Arc<ClientConfig>) {
+        first_connection(
+            self.addr,
+            config,
+            get("/first", "").as_bytes(),
+            b"\"/first\"",
+        )
+        .unwrap_or_else(|e| panic!("{e}{}", self.f.diag()));
+    }
+}
+
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
@@ -429,8 +442,7 @@ fn before_the_finished_a_get_is_answered_and_a_post_waits() {
     let s = Setup::start(EARLY_TLS);
     let config = rustls_client(s.dir.path(), b"http/1.1");
     let hold = Duration::from_millis(1000);
-    first_connection(s.addr, &config, get("/first", "").as_bytes(), b"\"/first\"")
-        .unwrap_or_else(|e| panic!("{e}{}", s.f.diag()));
+    s.take_ticket(&config);
     let held = held_exchange(
         s.addr,
         &config,
@@ -448,8 +460,7 @@ fn before_the_finished_a_get_is_answered_and_a_post_waits() {
     );
     assert!(held.accepted);
     assert_eq!(s.seen("/g")[0].headers_named("early-data"), ["1"]);
-    first_connection(s.addr, &config, get("/first", "").as_bytes(), b"\"/first\"")
-        .unwrap_or_else(|e| panic!("{e}{}", s.f.diag()));
+    s.take_ticket(&config);
     let post = b"POST /p HTTP/1.1\r\nHost: fulcrum.test\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi";
     let held = held_exchange(
         s.addr,
@@ -485,8 +496,7 @@ fn before_the_finished_a_get_is_answered_and_a_post_waits() {
 fn the_425_retry_waits_for_the_finished() {
     let s = Setup::start(EARLY_TLS);
     let config = rustls_client(s.dir.path(), b"http/1.1");
-    first_connection(s.addr, &config, get("/first", "").as_bytes(), b"\"/first\"")
-        .unwrap_or_else(|e| panic!("{e}{}", s.f.diag()));
+    s.take_ticket(&config);
     let hold = Duration::from_millis(1000);
     let held = held_exchange(
         s.addr,
@@ -562,8 +572,7 @@ fn h2_early_data_waits_for_the_finished() {
 fn a_client_that_never_finishes_is_closed_at_the_handshake_timeout() {
     let s = Setup::start(&format!("{EARLY_TLS}, handshake_timeout = \"2s\""));
     let config = rustls_client(s.dir.path(), b"http/1.1");
-    first_connection(s.addr, &config, get("/first", "").as_bytes(), b"\"/first\"")
-        .unwrap_or_else(|e| panic!("{e}{}", s.f.diag()));
+    s.take_ticket(&config);
     let started = Instant::now();
     let keep_alive = b"GET /stay HTTP/1.1\r\nHost: fulcrum.test\r\n\r\n";
     let mut closed_after = None;

@@ -232,10 +232,28 @@ async fn guarded_flood<F>(
 where
     F: FnMut(u32) -> Vec<u8> + Send + 'static,
 {
+    let serve = |guard| serve_h2(guard, loose_h2());
+    flood_guarded(limits, serve, extra, unit, units).await
+}
+
+/// Floods `serve`, behind an [`H2Guard`] with `limits`, over a duplex pipe: the preface, the
+/// `extra` bytes, then `units` units; returns what the client saw and the guard's violation.
+async fn flood_guarded<S, Fut, F>(
+    limits: Limits,
+    serve: S,
+    extra: Vec<u8>,
+    unit: F,
+    units: u32,
+) -> (Seen, Option<Violation>)
+where
+    S: FnOnce(H2Guard<DuplexStream>) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+    F: FnMut(u32) -> Vec<u8> + Send + 'static,
+{
     let (client, server) = tokio::io::duplex(64 * 1024);
     let guard = H2Guard::new(server, limits);
     let report = guard.report();
-    let srv = tokio::spawn(serve_h2(guard, loose_h2()));
+    let srv = tokio::spawn(serve(guard));
     let mut pre = preamble();
     pre.extend(extra);
     let seen = flood(client, pre, None, unit, units).await;
@@ -461,18 +479,7 @@ async fn guarded_hyper_flood<F>(extra: Vec<u8>, unit: F, units: u32) -> (Seen, O
 where
     F: FnMut(u32) -> Vec<u8> + Send + 'static,
 {
-    let (client, server) = tokio::io::duplex(64 * 1024);
-    let guard = H2Guard::new(server, Limits::DEFAULT);
-    let report = guard.report();
-    let srv = tokio::spawn(serve_hyper(guard));
-    let mut pre = preamble();
-    pre.extend(extra);
-    let seen = flood(client, pre, None, unit, units).await;
-    tokio::time::timeout(Duration::from_secs(5), srv)
-        .await
-        .expect("the server task did not end")
-        .unwrap();
-    (seen, report.get())
+    flood_guarded(Limits::DEFAULT, serve_hyper, extra, unit, units).await
 }
 
 #[tokio::test]
