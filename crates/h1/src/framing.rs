@@ -65,28 +65,41 @@ impl Facts {
     /// Takes one field into account, refusing malformed framing and routing values.
     #[inline]
     pub fn observe(&mut self, name: &HeaderName, value: &[u8]) -> Result<(), Error> {
-        if *name == CONTENT_LENGTH {
-            self.content_length_merged |= self.content_length.is_some() || value.contains(&b',');
-            self.content_length(value)
-        } else if *name == TRANSFER_ENCODING {
-            self.transfer_encoding(value)
-        } else if *name == HOST {
-            self.hosts += 1;
-            if value.is_empty() || valid_authority(value) {
+        self.observe_known(Known::of_name(name), value)
+    }
+
+    /// [`Facts::observe`] for a field name as received (any case).
+    #[inline]
+    pub fn observe_raw(&mut self, name: &[u8], value: &[u8]) -> Result<(), Error> {
+        self.observe_known(Known::of_raw(name), value)
+    }
+
+    fn observe_known(&mut self, field: Known, value: &[u8]) -> Result<(), Error> {
+        match field {
+            Known::ContentLength => {
+                self.content_length_merged |=
+                    self.content_length.is_some() || value.contains(&b',');
+                self.content_length(value)
+            }
+            Known::TransferEncoding => self.transfer_encoding(value),
+            Known::Host => {
+                self.hosts += 1;
+                if value.is_empty() || valid_authority(value) {
+                    Ok(())
+                } else {
+                    Err(ErrorKind::InvalidHost.into())
+                }
+            }
+            Known::Connection => self.connection(value),
+            Known::Upgrade => {
+                self.upgrade = true;
                 Ok(())
-            } else {
-                Err(ErrorKind::InvalidHost.into())
             }
-        } else if *name == CONNECTION {
-            self.connection(value)
-        } else if *name == UPGRADE {
-            self.upgrade = true;
-            Ok(())
-        } else {
-            if *name == EXPECT && value.eq_ignore_ascii_case(b"100-continue") {
-                self.expect_continue = true;
+            Known::Expect => {
+                self.expect_continue |= value.eq_ignore_ascii_case(b"100-continue");
+                Ok(())
             }
-            Ok(())
+            Known::Other => Ok(()),
         }
     }
 
@@ -146,6 +159,52 @@ impl Facts {
             }
         }
         Ok(())
+    }
+}
+
+/// The fields whose values the facts are made of.
+#[derive(Clone, Copy)]
+enum Known {
+    ContentLength,
+    TransferEncoding,
+    Host,
+    Connection,
+    Upgrade,
+    Expect,
+    Other,
+}
+
+impl Known {
+    fn of_name(name: &HeaderName) -> Known {
+        if *name == CONTENT_LENGTH {
+            Known::ContentLength
+        } else if *name == TRANSFER_ENCODING {
+            Known::TransferEncoding
+        } else if *name == HOST {
+            Known::Host
+        } else if *name == CONNECTION {
+            Known::Connection
+        } else if *name == UPGRADE {
+            Known::Upgrade
+        } else if *name == EXPECT {
+            Known::Expect
+        } else {
+            Known::Other
+        }
+    }
+
+    fn of_raw(name: &[u8]) -> Known {
+        let is = |known: &HeaderName| name.eq_ignore_ascii_case(known.as_str().as_bytes());
+        // Lengths first: most names match none, and differ in length from all.
+        match name.len() {
+            14 if is(&CONTENT_LENGTH) => Known::ContentLength,
+            17 if is(&TRANSFER_ENCODING) => Known::TransferEncoding,
+            4 if is(&HOST) => Known::Host,
+            10 if is(&CONNECTION) => Known::Connection,
+            7 if is(&UPGRADE) => Known::Upgrade,
+            6 if is(&EXPECT) => Known::Expect,
+            _ => Known::Other,
+        }
     }
 }
 

@@ -59,6 +59,7 @@ mod chunked;
 mod error;
 mod framing;
 mod head;
+mod raw;
 mod request;
 mod response;
 mod scan;
@@ -67,12 +68,13 @@ mod write;
 pub use chunked::{ChunkedDecoder, Event, MAX_CHUNK_LINE, MAX_CHUNK_SIZE_DIGITS, Step};
 pub use error::{Error, ErrorKind};
 pub use framing::{Framing, check_body_size};
+pub use raw::RawFields;
 pub use request::{RequestHead, RequestParser, parse_request};
-pub use response::{ResponseHead, ResponseParser, parse_response};
+pub use response::{RawResponseHead, ResponseHead, ResponseParser, parse_response};
 pub use scan::{MAX_EMPTY_LINES, MAX_METHOD_BYTES};
 pub use write::{
     encode_chunk_header, encode_last_chunk, remove_hop_by_hop, write_fields, write_request_head,
-    write_response_head,
+    write_response_head, write_status_line,
 };
 
 /// Size limits for heads (and chunked trailer sections).

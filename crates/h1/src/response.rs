@@ -1,10 +1,12 @@
 //! Response heads: the status line and response framing (RFC 9112 §6.3).
 
 use bytes::Bytes;
-use http::{HeaderMap, Method, StatusCode, Version};
+use http::header::CONTENT_LENGTH;
+use http::{HeaderMap, HeaderValue, Method, StatusCode, Version};
 
-use crate::framing::Facts;
+use crate::framing::{Facts, trim};
 use crate::head::{build_fields, find};
+use crate::raw::{RawFields, build_raw};
 use crate::request::parse_version;
 use crate::scan::{Mode, Scanned, Scanner};
 use crate::{Error, ErrorKind, Framing, Limits, Parsed};
@@ -25,6 +27,36 @@ pub struct ResponseHead {
     /// After this head both directions are opaque bytes: a `101 Switching Protocols`, or a
     /// 2xx answer to CONNECT. `framing` is then `None`.
     pub tunnel: bool,
+}
+
+/// A parsed response head whose fields stay as received ([`RawFields`]): what a proxy that
+/// passes them on needs, without a `HeaderMap`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawResponseHead {
+    pub status: StatusCode,
+    pub reason: Bytes,
+    pub version: Version,
+    pub fields: RawFields,
+    pub framing: Framing,
+    pub keep_alive: bool,
+    pub tunnel: bool,
+}
+
+impl RawResponseHead {
+    /// The same head with its fields in a `HeaderMap` (as [`parse_response`] gives it).
+    pub fn into_head(self) -> Result<ResponseHead, Error> {
+        let mut headers = self.fields.to_header_map()?;
+        merge_content_length(&mut headers);
+        Ok(ResponseHead {
+            status: self.status,
+            reason: self.reason,
+            version: self.version,
+            headers,
+            framing: self.framing,
+            keep_alive: self.keep_alive,
+            tunnel: self.tunnel,
+        })
+    }
 }
 
 /// Parses the head of the response to a `request_method` request at the start of `buf`.
@@ -77,6 +109,54 @@ impl ResponseParser {
             }
         }
     }
+
+    /// [`ResponseParser::parse`], keeping the fields as received ([`RawResponseHead`]).
+    pub fn parse_raw(
+        &mut self,
+        buf: &[u8],
+        limits: &Limits,
+        request_method: &Method,
+    ) -> Result<Parsed<RawResponseHead>, Error> {
+        match self.scanner.scan(buf, limits)? {
+            None => Ok(Parsed::Partial),
+            Some(scanned) => {
+                let head = &buf[..scanned.len];
+                let (version, status, reason) = status_line(head, scanned.start_end)?;
+                let (fields, facts) = build_raw(head, scanned.fields_start, self.scanner.marks())?;
+                let (framing, keep_alive, tunnel) =
+                    delimit(version, status, request_method, &facts)?;
+                let head = RawResponseHead {
+                    status,
+                    reason,
+                    version,
+                    fields,
+                    framing,
+                    keep_alive,
+                    tunnel,
+                };
+                Ok(Parsed::Complete {
+                    head,
+                    len: scanned.len,
+                })
+            }
+        }
+    }
+}
+
+/// A repeated or listed Content-Length (all values equal, else refused) as one field.
+fn merge_content_length(headers: &mut HeaderMap) {
+    let mut values = headers.get_all(CONTENT_LENGTH).iter();
+    let Some(first) = values.next() else {
+        return;
+    };
+    let listed = values.next().is_some() || first.as_bytes().contains(&b',');
+    let n = first.as_bytes().split(|&b| b == b',').next().map(trim);
+    if let (true, Some(n)) = (
+        listed,
+        n.and_then(|n| std::str::from_utf8(n).ok()?.parse::<u64>().ok()),
+    ) {
+        headers.insert(CONTENT_LENGTH, HeaderValue::from(n));
+    }
 }
 
 fn build(
@@ -86,9 +166,24 @@ fn build(
     method: &Method,
 ) -> Result<ResponseHead, Error> {
     let head = &buf[..scanned.len];
-    let line_end = scanned.start_end;
+    let (version, status, reason) = status_line(head, scanned.start_end)?;
+    let (headers, facts) = build_fields(head, scanned.fields_start, marks)?;
+    let (framing, keep_alive, tunnel) = delimit(version, status, method, &facts)?;
+    Ok(ResponseHead {
+        status,
+        reason,
+        version,
+        headers,
+        framing,
+        keep_alive,
+        tunnel,
+    })
+}
+
+/// `HTTP/1.1 200 OK`, or `HTTP/1.1 200` without the space before an empty reason; the line
+/// ends at `line_end`.
+fn status_line(head: &[u8], line_end: usize) -> Result<(Version, StatusCode, Bytes), Error> {
     let line = &head[..line_end];
-    // `HTTP/1.1 200 OK`, or `HTTP/1.1 200` without the space before an empty reason.
     let sp = find(line, b' ');
     let version = parse_version(&line[..sp])?;
     let (code, reason) = match line.get(sp + 1..) {
@@ -103,20 +198,22 @@ fn build(
         return Err(ErrorKind::InvalidStatusLine.into());
     }
     let status = StatusCode::from_bytes(&code).map_err(|_| ErrorKind::InvalidStatusLine)?;
-    let (headers, facts) = build_fields(head, scanned.fields_start, marks)?;
+    Ok((version, status, reason))
+}
+
+/// The body's framing, whether the connection persists, and whether it becomes a tunnel.
+fn delimit(
+    version: Version,
+    status: StatusCode,
+    method: &Method,
+    facts: &Facts,
+) -> Result<(Framing, bool, bool), Error> {
     let tunnel = status == StatusCode::SWITCHING_PROTOCOLS
         || (method == Method::CONNECT && status.is_success());
-    let framing = framing(version, status, method, tunnel, &facts)?;
+    let framing = framing(version, status, method, tunnel, facts)?;
     let persistent = !facts.close && (version == Version::HTTP_11 || facts.keep_alive);
-    Ok(ResponseHead {
-        status,
-        reason,
-        version,
-        headers,
-        framing,
-        keep_alive: persistent && !tunnel && framing != Framing::UntilClose,
-        tunnel,
-    })
+    let keep_alive = persistent && !tunnel && framing != Framing::UntilClose;
+    Ok((framing, keep_alive, tunnel))
 }
 
 /// RFC 9112 §6.3. Content-Length with Transfer-Encoding and Transfer-Encoding in HTTP/1.0

@@ -45,6 +45,14 @@ pub fn write_response_head(
     headers: &HeaderMap,
     out: &mut Vec<u8>,
 ) {
+    write_status_line(version, status, reason, out);
+    write_fields(headers, out);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Writes `version SP status SP reason CRLF` (see [`write_response_head`]); the fields and
+/// the empty line are the caller's.
+pub fn write_status_line(version: Version, status: StatusCode, reason: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(version_bytes(version));
     out.push(b' ');
     out.extend_from_slice(status.as_str().as_bytes());
@@ -55,8 +63,6 @@ pub fn write_response_head(
     {
         out.extend_from_slice(reason);
     }
-    out.extend_from_slice(b"\r\n");
-    write_fields(headers, out);
     out.extend_from_slice(b"\r\n");
 }
 

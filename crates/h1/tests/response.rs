@@ -1,10 +1,47 @@
 //! Response heads: status lines and RFC 9112 §6.3 framing.
 
-use fulcrum_h1::{ErrorKind as K, Framing, Limits, Parsed, ResponseHead, parse_response};
+use fulcrum_h1::{
+    ErrorKind as K, Framing, Limits, Parsed, ResponseHead, ResponseParser, parse_response,
+};
 use http::{Method, StatusCode, Version};
 
+/// Parses with both parsers: the one that keeps fields raw must refuse and accept exactly
+/// what the `HeaderMap` one does, and state the same head.
 fn parse(raw: &[u8], method: &Method) -> Result<Parsed<ResponseHead>, fulcrum_h1::Error> {
-    parse_response(raw, &Limits::default(), method)
+    let full = parse_response(raw, &Limits::default(), method);
+    let fast = ResponseParser::new().parse_raw(raw, &Limits::default(), method);
+    match (&full, fast) {
+        (Ok(Parsed::Complete { head, len }), Ok(Parsed::Complete { head: r, len: l })) => {
+            assert_eq!(*len, l);
+            assert_eq!(&r.into_head().expect("raw fields make a map"), head);
+        }
+        (Ok(Parsed::Partial), Ok(Parsed::Partial)) => {}
+        (Err(a), Err(b)) => assert_eq!(a.kind(), b.kind()),
+        (a, b) => panic!("parse and parse_raw disagree: {a:?} / {b:?}"),
+    }
+    full
+}
+
+#[test]
+fn raw_fields_keep_case_order_and_trimmed_values() {
+    let raw = b"HTTP/1.1 200 OK\r\nX-One:  a b \r\nx-two:\t2\r\nX-ONE: c\r\nEmpty:\r\n\r\n";
+    let Ok(Parsed::Complete { head, .. }) =
+        ResponseParser::new().parse_raw(raw, &Limits::default(), &Method::GET)
+    else {
+        panic!("not parsed")
+    };
+    let fields: Vec<_> = head.fields.iter().collect();
+    let expected: [(&[u8], &[u8]); 4] = [
+        (b"X-One", b"a b"),
+        (b"x-two", b"2"),
+        (b"X-ONE", b"c"),
+        (b"Empty", b""),
+    ];
+    assert_eq!(fields, expected);
+    assert_eq!(head.fields.get("x-one"), Some(&b"a b"[..]));
+    assert_eq!(head.fields.get_all("X-one").count(), 2);
+    assert_eq!(head.fields.get("missing"), None);
+    assert_eq!(head.fields.len(), 4);
 }
 
 #[track_caller]

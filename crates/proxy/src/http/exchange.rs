@@ -12,6 +12,7 @@ use super::io::{ClientIo, copy_both, read_some_until, write_all, write_all_withi
 use super::log::Access;
 use super::pool::Upstream;
 use super::respond::{Cause, error_response};
+use super::response_head;
 use super::retry::Retry;
 use super::route::{Route, RouteInput};
 use crate::load::Gauge;
@@ -19,8 +20,8 @@ use crate::relay;
 use crate::upstream::{self, Conn as Picked, ConnectError};
 use bytes::{Buf, BytesMut};
 use fulcrum_config::{AccessLogFormat, HashKey, RetryOn, UpstreamProtocol};
-use fulcrum_h1::{Framing, Limits, Parsed, RequestHead, ResponseHead, ResponseParser};
-use http::header::{CONNECTION, CONTENT_LENGTH, COOKIE, HOST, HeaderValue, UPGRADE};
+use fulcrum_h1::{Framing, Limits, Parsed, RawResponseHead, RequestHead, ResponseParser};
+use http::header::{COOKIE, HOST, HeaderValue, UPGRADE};
 use http::{Method, StatusCode, Uri, Version};
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::time::Duration;
@@ -543,7 +544,7 @@ async fn exchange(
                 }
             }
         };
-        let mut head = match response {
+        let head = match response {
             Ok(head) => head,
             Err(UpErr::Closed { any: false }) if up.reused => return Tried::Stale,
             Err(e) => return Tried::Failed(e.cause()),
@@ -563,10 +564,14 @@ async fn exchange(
         }
         log.t_first_byte = sent_at.map(|t| t.elapsed());
         log.status = head.status.as_u16();
-        if let Some(v) = set_cookie.and_then(|v| HeaderValue::from_str(&v).ok()) {
-            head.headers.append(http::header::SET_COOKIE, v);
-        }
-        let respond = respond(ctx, &up.stream, &mut ubuf, head, req, route, log, responded);
+        let set_cookie = set_cookie.filter(|v| HeaderValue::from_str(v).is_ok());
+        let answer = Answer {
+            head,
+            set_cookie: set_cookie.as_deref(),
+        };
+        let respond = respond(
+            ctx, &up.stream, &mut ubuf, answer, req, route, log, responded,
+        );
         match sent {
             Some(s) => (s, respond.await),
             None => tokio::join!(send, respond),
@@ -637,13 +642,13 @@ async fn read_response(
     req: &Req,
     client: &ClientIo,
     timeout: Duration,
-) -> Result<ResponseHead, UpErr> {
+) -> Result<RawResponseHead, UpErr> {
     let deadline = Instant::now() + timeout;
     let mut parser = ResponseParser::new();
     let mut any = false;
     loop {
         if !ubuf.is_empty() {
-            match parser.parse(ubuf, &RESPONSE_LIMITS, &req.method) {
+            match parser.parse_raw(ubuf, &RESPONSE_LIMITS, &req.method) {
                 Ok(Parsed::Complete { head, len })
                     if head.status.is_informational() && !head.tunnel =>
                 {
@@ -674,29 +679,44 @@ async fn read_response(
     }
 }
 
+/// The backend's response head, and the persistence cookie to add to it.
+struct Answer<'a> {
+    head: RawResponseHead,
+    set_cookie: Option<&'a str>,
+}
+
 /// Writes the response head and streams the body to the client.
 #[allow(clippy::too_many_arguments)]
 async fn respond(
     c: Ctx<'_>,
     up: &TcpStream,
     ubuf: &mut BytesMut,
-    mut head: ResponseHead,
+    answer: Answer<'_>,
     req: &Req,
     route: &Route,
     log: &mut Access,
     responded: &AtomicBool,
 ) -> Result<Responded, ()> {
-    let (framing, reframe, framed) = client_framing(&head, req);
+    let head = &answer.head;
+    let (framing, reframe, framed) = client_framing(head.framing, req);
     let keep = framed && req.keep_alive && !head.tunnel && !c.worker.is_draining();
-    rewrite_response(&mut head, req, route, c, framing, keep);
     let mut out = Vec::with_capacity(1024);
-    fulcrum_h1::write_response_head(
-        Version::HTTP_11,
-        head.status,
-        &head.reason,
-        &head.headers,
-        &mut out,
-    );
+    let added = response_head::Added {
+        framing,
+        keep_length: req.method == Method::HEAD || head.status == StatusCode::NOT_MODIFIED,
+        tunnel: head.tunnel,
+        via: c.http.via,
+        set_cookie: answer.set_cookie,
+        request_id: c.http.request_id.as_ref().zip(req.request_id.as_ref()),
+        connection: if !keep && !head.tunnel {
+            Some("close")
+        } else if keep && req.version == Version::HTTP_10 {
+            Some("keep-alive")
+        } else {
+            None
+        },
+    };
+    response_head::write(head, &route.response_rules, &added, &mut out);
     responded.store(true, Relaxed);
     c.listener.stats.count_status(head.status.as_u16());
     let idle = route.cluster.config.response_timeout;
@@ -731,56 +751,15 @@ async fn respond(
 
 /// The framing toward the client, how to re-frame, and whether the body's end will be
 /// known without closing (so the connection can be kept).
-fn client_framing(head: &ResponseHead, req: &Req) -> (Framing, Reframe, bool) {
+fn client_framing(framing: Framing, req: &Req) -> (Framing, Reframe, bool) {
     let old_client = req.version == Version::HTTP_10;
-    match head.framing {
+    match framing {
         Framing::UntilClose if !old_client && req.keep_alive => {
             (Framing::Chunked, Reframe::CloseToChunked, true)
         }
         Framing::UntilClose => (Framing::UntilClose, Reframe::Same, false),
         Framing::Chunked if old_client => (Framing::UntilClose, Reframe::ChunkedToRaw, false),
         other => (other, Reframe::Same, true),
-    }
-}
-
-fn rewrite_response(
-    head: &mut ResponseHead,
-    req: &Req,
-    route: &Route,
-    c: Ctx<'_>,
-    framing: Framing,
-    keep: bool,
-) {
-    let upgrade = if head.tunnel {
-        head.headers.get(UPGRADE).cloned()
-    } else {
-        None
-    };
-    let length = head.headers.get(CONTENT_LENGTH).cloned();
-    strip_hop_by_hop(&mut head.headers);
-    set_framing(&mut head.headers, framing);
-    let bodiless_with_length =
-        req.method == Method::HEAD || head.status == StatusCode::NOT_MODIFIED;
-    if framing == Framing::None
-        && bodiless_with_length
-        && let Some(length) = length
-    {
-        head.headers.insert(CONTENT_LENGTH, length);
-    }
-    keep_upgrade(&mut head.headers, upgrade);
-    if c.http.via {
-        add_via(&mut head.headers, head.version);
-    }
-    route.response_rules.apply(&mut head.headers);
-    if let (Some(name), Some(id)) = (&c.http.request_id, &req.request_id) {
-        head.headers.insert(name.clone(), id.clone());
-    }
-    if !keep && !head.tunnel {
-        head.headers
-            .insert(CONNECTION, HeaderValue::from_static("close"));
-    } else if keep && req.version == Version::HTTP_10 {
-        head.headers
-            .insert(CONNECTION, HeaderValue::from_static("keep-alive"));
     }
 }
 

@@ -32,6 +32,24 @@ fn hop_by_hop(name: &HeaderName) -> bool {
         || *name == PROXY_CONNECTION
 }
 
+/// [`hop_by_hop`] for a field name as received (any case).
+pub(crate) fn hop_by_hop_raw(name: &[u8]) -> bool {
+    const NAMES: [&[u8]; 9] = [
+        b"connection",
+        b"content-length",
+        b"transfer-encoding",
+        b"upgrade",
+        b"te",
+        b"trailer",
+        b"proxy-authenticate",
+        b"keep-alive",
+        b"proxy-connection",
+    ];
+    NAMES
+        .iter()
+        .any(|n| n.len() == name.len() && n.eq_ignore_ascii_case(name))
+}
+
 /// Removes hop-by-hop fields, the fields the Connection field names, and the framing fields.
 /// One pass over the names first: most messages carry none, and then nothing is removed.
 pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
@@ -214,6 +232,31 @@ mod tests {
         strip_hop_by_hop(&mut h);
         assert_eq!(h.len(), 1);
         assert!(h.contains_key("x-kept"));
+    }
+
+    #[test]
+    fn raw_names_are_hop_by_hop_as_parsed_ones_are() {
+        for name in [
+            "Connection",
+            "content-length",
+            "Transfer-Encoding",
+            "UPGRADE",
+            "te",
+            "Trailer",
+            "proxy-authenticate",
+            "Keep-Alive",
+            "proxy-connection",
+            "x-kept",
+            "server",
+            "tee",
+        ] {
+            let parsed = HeaderName::from_bytes(name.as_bytes()).unwrap();
+            assert_eq!(
+                hop_by_hop_raw(name.as_bytes()),
+                hop_by_hop(&parsed),
+                "{name}"
+            );
+        }
     }
 
     #[test]

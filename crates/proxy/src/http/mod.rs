@@ -19,6 +19,7 @@ mod io;
 mod log;
 pub(crate) mod pool;
 mod respond;
+mod response_head;
 mod retry;
 pub(crate) mod route;
 

@@ -201,7 +201,7 @@ pub(crate) struct Rules {
 }
 
 impl Rules {
-    fn build(r: &HeaderRules) -> Result<Rules, String> {
+    pub(crate) fn build(r: &HeaderRules) -> Result<Rules, String> {
         let pair = |(n, v): &(String, String)| -> Result<(HeaderName, HeaderValue), String> {
             let value = HeaderValue::from_str(v).map_err(|e| e.to_string())?;
             Ok((header_name(n)?, value))
@@ -215,6 +215,17 @@ impl Rules {
             set: r.set.iter().map(pair).collect::<Result<_, _>>()?,
             add: r.add.iter().map(pair).collect::<Result<_, _>>()?,
         })
+    }
+
+    /// Whether a field named `name` (any case) is removed or replaced by these rules.
+    pub(crate) fn drops(&self, name: &[u8]) -> bool {
+        let same = |n: &HeaderName| name.eq_ignore_ascii_case(n.as_str().as_bytes());
+        self.remove.iter().any(same) || self.set.iter().any(|(n, _)| same(n))
+    }
+
+    /// The fields these rules write: those set, then those added.
+    pub(crate) fn added(&self) -> impl Iterator<Item = (&HeaderName, &HeaderValue)> {
+        self.set.iter().chain(&self.add).map(|(n, v)| (n, v))
     }
 
     pub(crate) fn apply(&self, headers: &mut HeaderMap) {

@@ -1,0 +1,102 @@
+//! A head's field lines kept as received: no `HeaderMap`, no allocation per field.
+//!
+//! A proxy that passes most fields on unchanged need not hash, lower-case and copy each one
+//! into a map only to serialize it again. [`RawFields`] keeps the head's bytes (one copy) and
+//! where each name and (trimmed) value lies; [`RawFields::to_header_map`] builds the map when
+//! something does need it.
+
+use http::{HeaderMap, HeaderName, HeaderValue};
+
+use crate::framing::{Facts, trim};
+use crate::{Error, ErrorKind};
+
+/// One field line: the name's and the value's byte ranges in the head.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Line {
+    name: (u32, u32),
+    value: (u32, u32),
+}
+
+/// The field lines of one head, in order, with names in the case they came in.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RawFields {
+    head: Vec<u8>,
+    lines: Vec<Line>,
+}
+
+impl RawFields {
+    /// Every field line as `(name, value)`, in order; values without surrounding whitespace.
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        self.lines.iter().map(|l| {
+            (
+                &self.head[l.name.0 as usize..l.name.1 as usize],
+                &self.head[l.value.0 as usize..l.value.1 as usize],
+            )
+        })
+    }
+
+    /// The values of the fields named `name` (any case), in order.
+    pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
+        self.iter()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
+            .map(|(_, v)| v)
+    }
+
+    /// The first value of the fields named `name` (any case).
+    pub fn get(&self, name: &str) -> Option<&[u8]> {
+        self.iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
+            .map(|(_, v)| v)
+    }
+
+    /// How many field lines.
+    pub fn len(&self) -> usize {
+        self.lines.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.lines.is_empty()
+    }
+
+    /// The fields as a map (names lower-cased, repeated fields kept in order).
+    pub fn to_header_map(&self) -> Result<HeaderMap, Error> {
+        let mut map = HeaderMap::with_capacity(self.lines.len());
+        for (name, value) in self.iter() {
+            let name = HeaderName::from_bytes(name).map_err(|_| ErrorKind::InvalidFieldName)?;
+            let value = HeaderValue::from_bytes(value).map_err(|_| ErrorKind::InvalidFieldValue)?;
+            map.append(name, value);
+        }
+        Ok(map)
+    }
+}
+
+/// Records the field lines of the validated head `head` (see [`crate::head::build_fields`]
+/// for `line` and `marks`) and the facts they state.
+pub(crate) fn build_raw(
+    head: &[u8],
+    mut line: usize,
+    marks: &[u32],
+) -> Result<(RawFields, Facts), Error> {
+    let (pairs, _) = marks.as_chunks::<2>();
+    let mut lines = Vec::with_capacity(pairs.len());
+    let mut facts = Facts::default();
+    for &[colon, end] in pairs {
+        let (colon, end) = (colon as usize, end as usize);
+        let name = &head[line..colon];
+        let raw = &head[colon + 1..end];
+        let value = trim(raw);
+        facts.observe_raw(name, value)?;
+        let lead = raw.iter().take_while(|&&b| b == b' ' || b == b'\t').count();
+        let start = colon + 1 + lead;
+        lines.push(Line {
+            name: (line as u32, colon as u32),
+            value: (start as u32, (start + value.len()) as u32),
+        });
+        line = end + 2;
+    }
+    let fields = RawFields {
+        head: head.to_vec(),
+        lines,
+    };
+    Ok((fields, facts))
+}
