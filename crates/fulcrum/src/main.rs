@@ -14,7 +14,7 @@ use std::process::ExitCode;
 /// handling (header values, buffers) several times cheaper than glibc's malloc, and freed
 /// memory goes back to the system, which keeps idle workers small.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: fulcrum_sys::memory::Allocator = fulcrum_sys::memory::Allocator;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
