@@ -8,7 +8,7 @@ use super::headers::{
     Forwarding, add_forwarding, add_via, ensure_request_id, host_of, keep_upgrade, set_framing,
     strip_hop_by_hop,
 };
-use super::io::{ClientIo, copy_both, read_some_until, write_all, write_all_within};
+use super::io::{ClientIo, copy_both, read_some_timed, write_all, write_all_within};
 use super::log::Access;
 use super::pool::Upstream;
 use super::respond::{Cause, error_response};
@@ -23,10 +23,11 @@ use fulcrum_config::{AccessLogFormat, HashKey, RetryOn, UpstreamProtocol};
 use fulcrum_h1::{Framing, Limits, Parsed, RawResponseHead, RequestHead, ResponseParser};
 use http::header::{COOKIE, HOST, HeaderValue, UPGRADE};
 use http::{Method, StatusCode, Uri, Version};
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::time::Duration;
 use tokio::net::TcpStream;
-use tokio::time::Instant;
+use tokio::time::{Instant, Sleep};
 
 /// Limits on response heads from backends (more generous than on requests).
 const RESPONSE_LIMITS: Limits = Limits {
@@ -449,13 +450,7 @@ async fn acquire(
                 cluster.backends[i].stats.active.fetch_sub(1, Relaxed);
                 return Err(Cause::Overloaded);
             };
-            let mut up = Upstream {
-                stream,
-                requests: 0,
-                reused: false,
-                _slot: Some(slot),
-                private: false,
-            };
+            let mut up = Upstream::new(stream, Some(slot));
             if let Some(version) = cluster.config.send_proxy_protocol {
                 send_proxy_header(&mut up, version, c)
                     .await
@@ -527,7 +522,8 @@ async fn exchange(
         tokio::pin!(send);
         let mut sent: Option<Result<u64, BodyError>> = None;
         let response = {
-            let recv = read_response(&up.stream, &mut ubuf, req, client, response_timeout);
+            let timer = up.timer.as_mut();
+            let recv = read_response(&up.stream, timer, &mut ubuf, req, client, response_timeout);
             tokio::pin!(recv);
             loop {
                 tokio::select! {
@@ -638,12 +634,13 @@ impl UpErr {
 /// Reads the response head, passing interim 1xx responses (but 101) on to the client.
 async fn read_response(
     up: &TcpStream,
+    mut timer: Pin<&mut Sleep>,
     ubuf: &mut BytesMut,
     req: &Req,
     client: &ClientIo,
     timeout: Duration,
 ) -> Result<RawResponseHead, UpErr> {
-    let deadline = Instant::now() + timeout;
+    timer.as_mut().reset(Instant::now() + timeout);
     let mut parser = ResponseParser::new();
     let mut any = false;
     loop {
@@ -670,7 +667,7 @@ async fn read_response(
                 }
             }
         }
-        match read_some_until(up, ubuf, deadline).await {
+        match read_some_timed(up, ubuf, timer.as_mut()).await {
             Ok(0) => return Err(UpErr::Closed { any }),
             Ok(_) => any = true,
             Err(e) if e.kind() == std::io::ErrorKind::TimedOut => return Err(UpErr::Timeout),

@@ -13,11 +13,11 @@ use fulcrum_h1::{Parsed, RequestHead, RequestParser};
 use std::future::poll_fn;
 use std::io::ErrorKind;
 use std::net::SocketAddr;
-use std::pin::pin;
+use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
-use tokio::time::Instant;
+use tokio::time::{Instant, Sleep};
 
 /// How long an error response may take to write, and a lingering close to drain.
 pub(crate) const LINGER: Duration = Duration::from_secs(2);
@@ -96,15 +96,20 @@ pub(crate) fn serve(
             buf: &mut buf,
             peer_value,
         };
+        // One keep-alive timer for the connection's life: each wait moves its deadline later,
+        // which costs an atomic store, where a new timer per request would be registered with
+        // the runtime's timer wheel and removed again.
+        let mut idle = pin!(tokio::time::sleep_until(Instant::now() + http.keepalive));
         loop {
-            // Idle between requests: only this small wait is held, not a request's state.
-            let idle_until = Instant::now() + http.keepalive;
-            if conn.buf.is_empty() && !wait_for_request(&conn, idle_until).await {
+            // Idle between requests: only this small wait is held, not a request's state (the
+            // deadline is the timer's own, not kept twice).
+            idle.as_mut().reset(Instant::now() + http.keepalive);
+            if conn.buf.is_empty() && !wait_for_request(&conn, idle.as_mut()).await {
                 return;
             }
             // Boxed: a request's state (head, exchange, error answer) lives on the heap only
             // while the request is in flight, so an idle keep-alive connection stays small.
-            let keep_alive = Box::pin(one_request(&mut conn, idle_until)).await;
+            let keep_alive = Box::pin(one_request(&mut conn, idle.deadline())).await;
             if !keep_alive || worker.is_draining() {
                 return;
             }
@@ -120,12 +125,11 @@ pub(crate) fn serve(
 /// timeout; false when the connection should end quietly (idle too long, or draining).
 /// Polled by hand rather than with `select!` and futures: this is all an idle keep-alive
 /// connection holds, so it is kept small (a timer and a drain signal, no readiness future).
-async fn wait_for_request(c: &Conn<'_>, idle_until: Instant) -> bool {
+async fn wait_for_request(c: &Conn<'_>, mut idle: Pin<&mut Sleep>) -> bool {
     let mut drain = pin!(c.worker.drain_started.notified());
     if c.worker.is_draining() {
         return false;
     }
-    let mut idle = pin!(tokio::time::sleep_until(idle_until));
     poll_fn(|cx| {
         if drain.as_mut().poll(cx).is_ready() {
             return Poll::Ready(false);

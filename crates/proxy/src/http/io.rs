@@ -4,14 +4,16 @@
 
 use crate::readiness::read_drained;
 use bytes::BytesMut;
+use std::future::poll_fn;
 use std::io::{self, ErrorKind::WouldBlock};
 use std::net::SocketAddr;
+use std::pin::{Pin, pin};
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::net::TcpStream;
 use tokio::sync::Mutex;
-use tokio::time::{Instant, timeout_at};
+use tokio::time::{Instant, Sleep, timeout_at};
 
 /// A read buffer starts this small (a request head fits) ...
 const READ_FIRST: usize = 4 * 1024;
@@ -225,6 +227,27 @@ pub(crate) async fn read_some_until<W: Wire>(
         Ok(r) => r,
         Err(_) => Err(io::ErrorKind::TimedOut.into()),
     }
+}
+
+/// [`read_some_until`] with a timer the caller keeps and has set: a timer reused across
+/// reads only has its deadline moved (an atomic store while it moves later), where a new one
+/// is registered with the runtime's timer wheel and removed again each time.
+pub(crate) async fn read_some_timed<W: Wire>(
+    s: &W,
+    buf: &mut BytesMut,
+    mut timer: Pin<&mut Sleep>,
+) -> io::Result<usize> {
+    let mut read = pin!(s.read_some(buf));
+    poll_fn(|cx| {
+        if let Poll::Ready(r) = read.as_mut().poll(cx) {
+            return Poll::Ready(r);
+        }
+        timer
+            .as_mut()
+            .poll(cx)
+            .map(|()| Err(io::ErrorKind::TimedOut.into()))
+    })
+    .await
 }
 
 /// [`Wire::write_all`] as a free function.

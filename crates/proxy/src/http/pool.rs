@@ -8,10 +8,11 @@
 use std::collections::HashMap;
 use std::io::ErrorKind::WouldBlock;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 use tokio::net::TcpStream;
-use tokio::time::Instant;
+use tokio::time::{Instant, Sleep};
 
 /// A connection to a backend, with how many requests it has carried.
 #[derive(Debug)]
@@ -24,6 +25,23 @@ pub(crate) struct Upstream {
     pub(crate) _slot: Option<crate::load::Held>,
     /// Carries a PROXY header for one client: never reused for another.
     pub(crate) private: bool,
+    /// The response timeout, one timer for the connection's life (see
+    /// [`super::io::read_some_timed`]).
+    pub(crate) timer: Pin<Box<Sleep>>,
+}
+
+impl Upstream {
+    /// A connection just opened (or taken over) for requests.
+    pub(crate) fn new(stream: TcpStream, slot: Option<crate::load::Held>) -> Upstream {
+        Upstream {
+            stream,
+            requests: 0,
+            reused: false,
+            _slot: slot,
+            private: false,
+            timer: Box::pin(tokio::time::sleep(Duration::ZERO)),
+        }
+    }
 }
 
 #[derive(Debug)]
