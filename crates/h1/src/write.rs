@@ -15,6 +15,14 @@ pub fn write_request_head(
     headers: &HeaderMap,
     out: &mut Vec<u8>,
 ) {
+    write_request_line(method, uri, version, out);
+    write_fields(headers, out);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Writes `method SP target SP version CRLF` (see [`write_request_head`]); the fields and the
+/// empty line are the caller's.
+pub fn write_request_line(method: &Method, uri: &Uri, version: Version, out: &mut Vec<u8>) {
     out.extend_from_slice(method.as_str().as_bytes());
     out.push(b' ');
     if let Some(scheme) = uri.scheme_str() {
@@ -31,8 +39,6 @@ pub fn write_request_head(
     }
     out.push(b' ');
     out.extend_from_slice(version_bytes(version));
-    out.extend_from_slice(b"\r\n");
-    write_fields(headers, out);
     out.extend_from_slice(b"\r\n");
 }
 

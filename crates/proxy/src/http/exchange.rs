@@ -5,7 +5,7 @@
 use super::body::{self, BodyError, Reframe, Source};
 use super::h1::{Conn, Ctx, LINGER, linger};
 use super::headers::{
-    Forwarding, add_forwarding, add_via, ensure_request_id, host_of, keep_upgrade, set_framing,
+    Forwarding, add_forwarding_deferred, ensure_request_id, host_of, keep_upgrade, set_framing,
     strip_hop_by_hop,
 };
 use super::io::{ClientIo, copy_both, read_some_timed, write_all, write_all_within};
@@ -131,7 +131,7 @@ async fn route_and_proxy(
         }
         req.early.store(false, Relaxed);
     }
-    let mut upstream_head = rewrite(c, &mut head, route, authority.as_deref());
+    let mut upstream_head = rewrite(c, &mut head, route, authority.as_deref(), !bridged);
     if req.early.load(Relaxed) {
         let (marked, ours) = super::early::mark(upstream_head, &head.headers);
         upstream_head = marked;
@@ -196,12 +196,15 @@ fn cookie<'h>(head: &'h RequestHead, name: &str) -> Option<&'h str> {
         .map(|(_, v)| v)
 }
 
-/// Rewrites the request head for the backend and serializes it.
+/// Rewrites the request head for the backend and serializes it. With `direct` (the head goes
+/// out as serialized here, not through hyper), Fulcrum's own fields are written straight
+/// after the client's rather than put in `head.headers`.
 fn rewrite(
     c: &Conn<'_>,
     head: &mut RequestHead,
     route: &Route,
     authority: Option<&str>,
+    direct: bool,
 ) -> Vec<u8> {
     let upgrade = if head.upgrade {
         head.headers.get(UPGRADE).cloned()
@@ -242,19 +245,19 @@ fn rewrite(
         client_value: c.peer_value.clone(),
         host_value,
     };
-    add_forwarding(&mut head.headers, &forwarding);
-    if c.http.via {
-        add_via(&mut head.headers, head.version);
+    let via = c.http.via.then_some(head.version);
+    let added = add_forwarding_deferred(&mut head.headers, &forwarding, via);
+    if !direct {
+        added.put(&mut head.headers);
     }
     route.request_rules.apply(&mut head.headers);
     let mut out = Vec::with_capacity(512);
-    fulcrum_h1::write_request_head(
-        &head.method,
-        &target,
-        Version::HTTP_11,
-        &head.headers,
-        &mut out,
-    );
+    fulcrum_h1::write_request_line(&head.method, &target, Version::HTTP_11, &mut out);
+    fulcrum_h1::write_fields(&head.headers, &mut out);
+    if direct {
+        added.write(&route.request_rules, &mut out);
+    }
+    out.extend_from_slice(b"\r\n");
     out
 }
 

@@ -9,6 +9,8 @@ use http::header::{
 use http::{HeaderMap, Version};
 use std::net::IpAddr;
 
+use super::route::Rules;
+
 static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
@@ -109,18 +111,47 @@ pub(crate) struct Forwarding<'a> {
 /// Adds X-Forwarded-For/-Proto/-Host and/or `Forwarded` as configured. Existing
 /// X-Forwarded-For and Forwarded values are kept and the client appended.
 pub(crate) fn add_forwarding(headers: &mut HeaderMap, f: &Forwarding<'_>) {
+    add_forwarding_deferred(headers, f, None).put(headers);
+}
+
+/// Fields Fulcrum adds to a request that need no merging with the client's own: kept out of
+/// the `HeaderMap` and written after its fields ([`Deferred::write`]), or put in it
+/// ([`Deferred::put`]). Inserting each into the map first costs a hash and a probe apiece.
+#[derive(Default)]
+pub(crate) struct Deferred {
+    forwarded_for: Option<HeaderValue>,
+    proto: Option<&'static str>,
+    host: Option<HeaderValue>,
+    via: Option<&'static str>,
+}
+
+/// [`add_forwarding`], and [`add_via`] with `via`, leaving the fields that merge with nothing
+/// in the returned [`Deferred`].
+pub(crate) fn add_forwarding_deferred(
+    headers: &mut HeaderMap,
+    f: &Forwarding<'_>,
+    via: Option<Version>,
+) -> Deferred {
+    let (mut has_for, mut has_proto, mut has_host, mut has_via) = (false, false, false, false);
+    for name in headers.keys() {
+        has_for |= *name == X_FORWARDED_FOR;
+        has_proto |= *name == X_FORWARDED_PROTO;
+        has_host |= *name == X_FORWARDED_HOST;
+        has_via |= *name == VIA;
+    }
+    let mut d = Deferred::default();
     if matches!(f.mode, ForwardedMode::XForwarded | ForwardedMode::Both) {
         match &f.client_value {
-            Some(v) if !headers.contains_key(&X_FORWARDED_FOR) => {
-                headers.insert(X_FORWARDED_FOR.clone(), v.clone());
-            }
+            Some(v) if !has_for => d.forwarded_for = Some(v.clone()),
             _ => append_list(headers, &X_FORWARDED_FOR, &f.client.to_string()),
         }
-        headers.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static(f.proto));
-        if let Some(host) = f.host_value.clone()
-            && !headers.contains_key(&X_FORWARDED_HOST)
-        {
-            headers.insert(X_FORWARDED_HOST.clone(), host);
+        if has_proto {
+            headers.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static(f.proto));
+        } else {
+            d.proto = Some(f.proto);
+        }
+        if !has_host {
+            d.host = f.host_value.clone();
         }
     }
     if matches!(f.mode, ForwardedMode::Rfc7239 | ForwardedMode::Both) {
@@ -135,6 +166,54 @@ pub(crate) fn add_forwarding(headers: &mut HeaderMap, f: &Forwarding<'_>) {
         }
         append_list(headers, &FORWARDED, &element);
     }
+    if let Some(version) = via {
+        if has_via {
+            append_list(headers, &VIA, via_hop(version));
+        } else {
+            d.via = Some(via_hop(version));
+        }
+    }
+    d
+}
+
+impl Deferred {
+    fn fields(&self) -> impl Iterator<Item = (&HeaderName, &[u8])> {
+        [
+            (
+                &X_FORWARDED_FOR,
+                self.forwarded_for.as_ref().map(HeaderValue::as_bytes),
+            ),
+            (&X_FORWARDED_PROTO, self.proto.map(str::as_bytes)),
+            (
+                &X_FORWARDED_HOST,
+                self.host.as_ref().map(HeaderValue::as_bytes),
+            ),
+            (&VIA, self.via.map(str::as_bytes)),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| Some((name, value?)))
+    }
+
+    /// Puts the fields in the map.
+    pub(crate) fn put(&self, headers: &mut HeaderMap) {
+        for (name, value) in self.fields() {
+            if let Ok(value) = HeaderValue::from_bytes(value) {
+                headers.insert(name.clone(), value);
+            }
+        }
+    }
+
+    /// Writes the fields as lines, but those the route's rules remove or replace.
+    pub(crate) fn write(&self, rules: &Rules, out: &mut Vec<u8>) {
+        for (name, value) in self.fields() {
+            if !rules.drops(name.as_str().as_bytes()) {
+                out.extend_from_slice(name.as_str().as_bytes());
+                out.extend_from_slice(b": ");
+                out.extend_from_slice(value);
+                out.extend_from_slice(b"\r\n");
+            }
+        }
+    }
 }
 
 fn is_token_or_colon(b: u8) -> bool {
@@ -143,15 +222,19 @@ fn is_token_or_colon(b: u8) -> bool {
 
 /// Adds `Via: 1.1 fulcrum` (the protocol version of the message as received: 1.0, 1.1, 2.0).
 pub(crate) fn add_via(headers: &mut HeaderMap, version: Version) {
-    let hop = match version {
-        Version::HTTP_10 => "1.0 fulcrum",
-        Version::HTTP_2 => "2.0 fulcrum",
-        _ => "1.1 fulcrum",
-    };
+    let hop = via_hop(version);
     if headers.contains_key(VIA) {
         append_list(headers, &VIA, hop);
     } else {
         headers.insert(VIA, HeaderValue::from_static(hop));
+    }
+}
+
+fn via_hop(version: Version) -> &'static str {
+    match version {
+        Version::HTTP_10 => "1.0 fulcrum",
+        Version::HTTP_2 => "2.0 fulcrum",
+        _ => "1.1 fulcrum",
     }
 }
 
@@ -276,6 +359,38 @@ mod tests {
         assert_eq!(h["x-forwarded-proto"], "http");
         assert_eq!(h["x-forwarded-host"], "example.com");
         assert_eq!(h["forwarded"], "for=\"[::1]\";proto=http;host=example.com");
+    }
+
+    #[test]
+    fn deferred_fields_are_written_after_the_map_unless_a_rule_drops_them() {
+        let mut h = HeaderMap::new();
+        h.insert("x-forwarded-for", HeaderValue::from_static("10.0.0.1"));
+        let f = Forwarding {
+            mode: ForwardedMode::XForwarded,
+            client: "192.0.2.7".parse().unwrap(),
+            proto: "https",
+            host: Some("example.com"),
+            client_value: Some(HeaderValue::from_static("192.0.2.7")),
+            host_value: Some(HeaderValue::from_static("example.com")),
+        };
+        let added = add_forwarding_deferred(&mut h, &f, Some(Version::HTTP_11));
+        // The client's X-Forwarded-For is merged in the map; the rest waits.
+        assert_eq!(h["x-forwarded-for"], "10.0.0.1, 192.0.2.7");
+        assert_eq!(h.len(), 1);
+        let rules = Rules::build(&fulcrum_config::HeaderRules {
+            remove: vec!["X-Forwarded-Host".into()],
+            ..Default::default()
+        })
+        .unwrap();
+        let mut out = Vec::new();
+        added.write(&rules, &mut out);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "x-forwarded-proto: https\r\nvia: 1.1 fulcrum\r\n"
+        );
+        added.put(&mut h);
+        assert_eq!(h["x-forwarded-host"], "example.com");
+        assert_eq!(h["via"], "1.1 fulcrum");
     }
 
     #[test]
