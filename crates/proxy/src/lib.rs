@@ -9,6 +9,7 @@
 
 #![forbid(unsafe_code)]
 
+mod addr_hash;
 mod clock;
 mod cluster;
 mod connection;

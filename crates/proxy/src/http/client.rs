@@ -6,6 +6,7 @@
 use super::log::Access;
 use super::respond::Cause;
 use super::route::Route;
+use crate::addr_hash::AddrHash;
 use crate::upstream::{self, Conn as Picked, ConnectError};
 use crate::worker::WorkerCtx;
 use bytes::Bytes;
@@ -37,8 +38,8 @@ pub(crate) enum Sender {
 /// A worker's hyper connections, by backend address.
 #[derive(Default)]
 pub(crate) struct ClientPool {
-    h1: Mutex<HashMap<SocketAddr, Vec<http1::SendRequest<Body>>>>,
-    h2: Mutex<HashMap<SocketAddr, http2::SendRequest<Body>>>,
+    h1: Mutex<HashMap<SocketAddr, Vec<http1::SendRequest<Body>>, AddrHash>>,
+    h2: Mutex<HashMap<SocketAddr, http2::SendRequest<Body>, AddrHash>>,
 }
 
 impl std::fmt::Debug for ClientPool {

@@ -7,6 +7,7 @@ use http::header::{
     CONNECTION, CONTENT_LENGTH, HeaderName, HeaderValue, TRANSFER_ENCODING, UPGRADE, VIA,
 };
 use http::{HeaderMap, Version};
+use std::borrow::Cow;
 use std::net::IpAddr;
 
 use super::route::Rules;
@@ -284,20 +285,22 @@ fn new_request_id() -> HeaderValue {
         .unwrap_or(HeaderValue::from_static("-"))
 }
 
-/// Lower-case host without port, from an authority (`Example.COM:8080` -> `example.com`).
-pub(crate) fn host_of(authority: &str) -> String {
+/// Lower-case host without port, from an authority (`Example.COM:8080` -> `example.com`);
+/// borrowed from `authority` when it is lower-case already.
+pub(crate) fn host_of(authority: &str) -> Cow<'_, str> {
     let host = if let Some(rest) = authority.strip_prefix('[') {
-        rest.split(']')
-            .next()
-            .map(|h| format!("[{h}]"))
-            .unwrap_or_default()
+        match rest.find(']') {
+            Some(end) => Cow::Borrowed(&authority[..end + 2]),
+            None => Cow::Owned(format!("[{rest}]")),
+        }
     } else {
-        authority
-            .rsplit_once(':')
-            .map_or(authority, |(h, _)| h)
-            .to_string()
+        Cow::Borrowed(authority.rsplit_once(':').map_or(authority, |(h, _)| h))
     };
-    host.to_ascii_lowercase()
+    if host.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(host.to_ascii_lowercase())
+    } else {
+        host
+    }
 }
 
 #[cfg(test)]
@@ -398,6 +401,12 @@ mod tests {
         assert_eq!(host_of("Example.COM:8080"), "example.com");
         assert_eq!(host_of("example.com"), "example.com");
         assert_eq!(host_of("[::1]:80"), "[::1]");
+        assert_eq!(host_of("[::1]"), "[::1]");
+        assert_eq!(host_of("[FE80::1"), "[fe80::1]");
+        assert!(matches!(
+            host_of("a.example:80"),
+            Cow::Borrowed("a.example")
+        ));
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! when they pass the cluster's idle timeout, when the backend closed them, or when the list
 //! for a backend is full.
 
+use crate::addr_hash::AddrHash;
 use std::collections::HashMap;
 use std::io::ErrorKind::WouldBlock;
 use std::net::SocketAddr;
@@ -52,14 +53,14 @@ struct Idle {
 
 #[derive(Debug, Default)]
 pub(crate) struct Pool {
-    idle: Mutex<HashMap<SocketAddr, Vec<Idle>>>,
+    idle: Mutex<HashMap<SocketAddr, Vec<Idle>, AddrHash>>,
 }
 
 /// How often each worker sweeps its pool.
 pub(crate) const SWEEP_EVERY: Duration = Duration::from_secs(1);
 
 impl Pool {
-    fn lock(&self) -> MutexGuard<'_, HashMap<SocketAddr, Vec<Idle>>> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<SocketAddr, Vec<Idle>, AddrHash>> {
         self.idle.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
