@@ -17,62 +17,86 @@ static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-prot
 static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 static FORWARDED: HeaderName = HeaderName::from_static("forwarded");
 
-static KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
-static PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
+/// The hop-by-hop fields (RFC 9110 §7.6.1) and the framing ones (the sender re-frames the
+/// body): never forwarded as they are. Connection first.
+static HOP_BY_HOP: [HeaderName; 9] = [
+    CONNECTION,
+    CONTENT_LENGTH,
+    TRANSFER_ENCODING,
+    UPGRADE,
+    http::header::TE,
+    http::header::TRAILER,
+    http::header::PROXY_AUTHENTICATE,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+];
 
-/// Whether a field is hop-by-hop (RFC 9110 §7.6.1) or framing (the sender re-frames the
-/// body): never forwarded as is.
-fn hop_by_hop(name: &HeaderName) -> bool {
-    use http::header::{PROXY_AUTHENTICATE, TE, TRAILER};
-    *name == CONNECTION
-        || *name == CONTENT_LENGTH
-        || *name == TRANSFER_ENCODING
-        || *name == UPGRADE
-        || *name == TE
-        || *name == TRAILER
-        || *name == PROXY_AUTHENTICATE
-        || *name == KEEP_ALIVE
-        || *name == PROXY_CONNECTION
+/// [`HOP_BY_HOP`] as text, for comparing names by length first (most differ in length from
+/// all nine).
+const HOP_BY_HOP_NAMES: [&str; 9] = [
+    "connection",
+    "content-length",
+    "transfer-encoding",
+    "upgrade",
+    "te",
+    "trailer",
+    "proxy-authenticate",
+    "keep-alive",
+    "proxy-connection",
+];
+
+/// Where a lower-case field name is in [`HOP_BY_HOP`].
+fn hop_index(name: &str) -> Option<usize> {
+    HOP_BY_HOP_NAMES
+        .iter()
+        .position(|h| h.len() == name.len() && *h == name)
 }
 
-/// [`hop_by_hop`] for a field name as received (any case).
-pub(crate) fn hop_by_hop_raw(name: &[u8]) -> bool {
-    const NAMES: [&[u8]; 9] = [
-        b"connection",
-        b"content-length",
-        b"transfer-encoding",
-        b"upgrade",
-        b"te",
-        b"trailer",
-        b"proxy-authenticate",
-        b"keep-alive",
-        b"proxy-connection",
-    ];
-    NAMES
-        .iter()
-        .any(|n| n.len() == name.len() && n.eq_ignore_ascii_case(name))
+/// Whether a field is hop-by-hop or framing ([`HOP_BY_HOP`]).
+#[cfg(test)]
+fn hop_by_hop(name: &HeaderName) -> bool {
+    hop_index(name.as_str()).is_some()
 }
 
 /// Removes hop-by-hop fields, the fields the Connection field names, and the framing fields.
-/// One pass over the names first: most messages carry none, and then nothing is removed.
+/// One pass over the names says which are present: most messages carry only Connection and
+/// Content-Length, which are then removed without allocating.
 pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    if !headers.keys().any(hop_by_hop) {
+    let mut present = 0u16;
+    for name in headers.keys() {
+        if let Some(i) = hop_index(name.as_str()) {
+            present |= 1 << i;
+        }
+    }
+    if present == 0 {
         return;
     }
-    let named: Vec<HeaderName> = headers
-        .get_all(CONNECTION)
+    if present & 1 != 0 {
+        // Listed options other than the hop-by-hop names (removed below anyway).
+        let named: Vec<HeaderName> = headers
+            .get_all(CONNECTION)
+            .iter()
+            .flat_map(|v| v.as_bytes().split(|&b| b == b','))
+            .map(<[u8]>::trim_ascii)
+            .filter(|option| !option.is_empty() && !hop_by_hop_raw(option))
+            .filter_map(|option| HeaderName::from_bytes(option).ok())
+            .collect();
+        for name in named {
+            headers.remove(name);
+        }
+    }
+    for (i, name) in HOP_BY_HOP.iter().enumerate() {
+        if present & (1 << i) != 0 {
+            headers.remove(name);
+        }
+    }
+}
+
+/// Whether a field name as received (any case) is hop-by-hop or framing ([`HOP_BY_HOP`]).
+pub(crate) fn hop_by_hop_raw(name: &[u8]) -> bool {
+    HOP_BY_HOP_NAMES
         .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
-        .collect();
-    for name in named {
-        headers.remove(name);
-    }
-    let present: Vec<HeaderName> = headers.keys().filter(|n| hop_by_hop(n)).cloned().collect();
-    for name in present {
-        headers.remove(name);
-    }
+        .any(|h| h.len() == name.len() && name.eq_ignore_ascii_case(h.as_bytes()))
 }
 
 /// Writes the framing fields for a body framed as `framing` toward the next hop.
@@ -256,15 +280,22 @@ fn append_list(headers: &mut HeaderMap, name: &HeaderName, item: &str) {
 
 /// The request id: the client's if it sent one (a sane one), else a fresh one, set on the
 /// request. Returns the value (a cheap clone) for the response and the logs.
+///
+/// The value is marked sensitive: over HTTP/2, HPACK then sends it as a literal that is never
+/// indexed. A value unique to each message would otherwise enter the connection's dynamic
+/// table every time, evicting the entries that do repeat (measured: most of the cost of
+/// encoding an h2c response's head).
 pub(crate) fn ensure_request_id(headers: &mut HeaderMap, name: &HeaderName) -> HeaderValue {
-    if let Some(id) = headers.get(name)
+    if let Some(id) = headers.get_mut(name)
         && !id.is_empty()
         && id.len() <= 128
         && id.to_str().is_ok()
     {
+        id.set_sensitive(true);
         return id.clone();
     }
-    let id = new_request_id();
+    let mut id = new_request_id();
+    id.set_sensitive(true);
     headers.insert(name.clone(), id.clone());
     id
 }
@@ -318,6 +349,13 @@ mod tests {
         strip_hop_by_hop(&mut h);
         assert_eq!(h.len(), 1);
         assert!(h.contains_key("x-kept"));
+    }
+
+    #[test]
+    fn the_name_table_matches_the_header_names() {
+        for (name, text) in HOP_BY_HOP.iter().zip(HOP_BY_HOP_NAMES) {
+            assert_eq!(name.as_str(), text);
+        }
     }
 
     #[test]
