@@ -3,6 +3,7 @@
 //! channel (so backpressure holds); the response comes back as frames, written to the client
 //! as HTTP/1.1 (length-delimited, chunked with trailers, or close-delimited for HTTP/1.0).
 
+use super::affinity::Affinity;
 use super::body::{BodyError, Source};
 use super::client::{self, Body, BoxError};
 use super::exchange::Req;
@@ -43,6 +44,7 @@ impl hyper::body::Body for ChannelBody {
 pub(crate) async fn proxy(
     c: &mut Conn<'_>,
     route: &Route,
+    affinity: &Affinity,
     head: RequestHead,
     req: &Req,
     log: &mut Access,
@@ -75,9 +77,25 @@ pub(crate) async fn proxy(
         idle: ctx.http.body_idle,
     };
     let feed = feed(&mut src, head.framing, tx, ctx.http.max_body);
-    let send = client::forward(ctx.worker, *c.peer, route, parts, body, authority, log);
+    let bodiless = head.framing == Framing::None;
+    let send = client::forward(
+        ctx.worker,
+        *c.peer,
+        route,
+        parts,
+        body,
+        (affinity, bodiless),
+        authority,
+        log,
+    );
     let (fed, response) = tokio::join!(feed, send);
-    let response = response?;
+    let client::Forwarded {
+        mut response,
+        set_cookie,
+    } = response?;
+    if let Some(v) = set_cookie.and_then(|v| HeaderValue::from_str(&v).ok()) {
+        response.headers_mut().append(http::header::SET_COOKIE, v);
+    }
     if let Err(e) = fed {
         return Err(match e {
             BodyError::SourceIdle => Cause::RequestTimeout,

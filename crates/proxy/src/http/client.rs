@@ -3,18 +3,23 @@
 //! per backend, one request at a time each; an HTTP/2 connection per backend carries all of a
 //! worker's requests to it, multiplexed.
 
+use super::affinity::Affinity;
 use super::log::Access;
 use super::respond::Cause;
+use super::retry::Retry;
 use super::route::Route;
 use crate::addr_hash::AddrHash;
+use crate::load::Gauge;
 use crate::upstream::{self, Conn as Picked, ConnectError};
 use crate::worker::WorkerCtx;
 use bytes::Bytes;
 use fulcrum_balance::outlier::Outcome;
+use fulcrum_config::RetryOn;
 use http::header::{HOST, HeaderValue};
 use http::uri::PathAndQuery;
 use http::{Request, Response, Uri, Version};
 use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Empty};
 use hyper::body::Incoming;
 use hyper::client::conn::{http1, http2};
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -165,27 +170,140 @@ impl Sender {
     }
 }
 
-/// Sends the request to a backend of the route's cluster through hyper: picks a backend,
-/// reuses or opens a connection of the cluster's protocol, sets the target as that protocol
-/// wants it, and waits for the response head within the cluster's response timeout.
+/// What came back through hyper: the response, and the persistence cookie to add to it.
+pub(crate) struct Forwarded {
+    pub(crate) response: Response<Incoming>,
+    pub(crate) set_cookie: Option<String>,
+}
+
+/// Sends the request to a backend of the route's cluster through hyper: picks a backend (by
+/// the request's [`Affinity`]), reuses or opens a connection of the cluster's protocol, sets
+/// the target as that protocol wants it, and waits for the response head within the
+/// cluster's response timeout. Within the cluster's circuit breakers, and tried again on
+/// another backend as its retry policy allows when `replayable` (the body is empty).
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn forward(
     worker: &WorkerCtx,
     peer: SocketAddr,
     route: &Route,
-    mut parts: http::request::Parts,
+    parts: http::request::Parts,
     body: Body,
+    (affinity, replayable): (&Affinity, bool),
     authority: Option<String>,
     log: &mut Access,
-) -> Result<Response<Incoming>, Cause> {
+) -> Result<Forwarded, Cause> {
+    let cluster = &route.cluster;
+    let limits = &cluster.config.limits;
+    let _in_flight = route
+        .load
+        .enter(Gauge::Requests, limits.max_requests)
+        .ok_or(Cause::Overloaded)?;
+    let config = &cluster.config.retry;
+    let any_method = route.retry_non_idempotent;
+    let mut retry = Retry::new(
+        config,
+        limits,
+        &route.load,
+        replayable,
+        &parts.method,
+        any_method,
+    );
+    // A request is kept for another try only if one can follow its sending (a connect failure
+    // comes before: the request is still here then).
+    let resend = retry.possible() && config.on.iter().any(|on| *on != RetryOn::ConnectFailure);
+    let mut request = Some((parts, body));
+    let mut tried: Vec<usize> = Vec::new();
+    let mut _retrying = None;
+    loop {
+        let (index, sender) = match pick(worker, route, affinity, &tried, log).await {
+            Ok(picked) => picked,
+            Err(cause) => {
+                match retry.on_failure(cause).then(|| retry.take()).flatten() {
+                    Some(held) => _retrying = Some(held),
+                    None => return Err(cause),
+                }
+                tokio::time::sleep(retry.backoff()).await;
+                continue;
+            }
+        };
+        let Some((parts, body)) = (if resend {
+            copy(request.as_ref())
+        } else {
+            request.take()
+        }) else {
+            cluster.backends[index].stats.active.fetch_sub(1, Relaxed);
+            return Err(Cause::UpstreamReset);
+        };
+        let timeout = retry.per_try(cluster.config.response_timeout);
+        let cause = match send(
+            worker,
+            route,
+            index,
+            sender,
+            (parts, body),
+            authority.as_deref(),
+            timeout,
+            log,
+        )
+        .await
+        {
+            Ok(response) if retry.on_status(response.status().as_u16()) => {
+                Cause::UpstreamStatus(response.status())
+            }
+            Ok(response) => {
+                let set_cookie = cluster.persist(peer.ip(), affinity.cookie.as_deref(), index);
+                return Ok(Forwarded {
+                    response,
+                    set_cookie,
+                });
+            }
+            Err(cause) => cause,
+        };
+        tried.push(index);
+        let wanted = match cause {
+            Cause::UpstreamStatus(s) => retry.on_status(s.as_u16()),
+            other => retry.on_failure(other),
+        };
+        match wanted.then(|| retry.take()).flatten() {
+            Some(held) => _retrying = Some(held),
+            None => return Err(cause),
+        }
+        tokio::time::sleep(retry.backoff()).await;
+    }
+}
+
+/// The request again for another try: same head, empty body (only bodiless requests are
+/// tried again).
+fn copy(request: Option<&(http::request::Parts, Body)>) -> Option<(http::request::Parts, Body)> {
+    let (parts, _) = request?;
+    let mut again = Request::new(Empty::new().map_err(|e| match e {}).boxed_unsync());
+    *again.method_mut() = parts.method.clone();
+    *again.uri_mut() = parts.uri.clone();
+    *again.version_mut() = parts.version;
+    *again.headers_mut() = parts.headers.clone();
+    Some(again.into_parts())
+}
+
+/// A ready hyper connection to a backend of the cluster not tried yet: kept, or new within
+/// the cluster's `max_pending` breaker.
+async fn pick(
+    worker: &WorkerCtx,
+    route: &Route,
+    affinity: &Affinity,
+    tried: &[usize],
+    log: &mut Access,
+) -> Result<(usize, Sender), Cause> {
     let cluster = &route.cluster;
     let h2 = cluster.config.protocol == fulcrum_config::UpstreamProtocol::H2;
-    let hash = cluster
-        .uses_hash()
-        .then(|| fulcrum_balance::hash::hash_ip(peer.ip()));
+    let pending = route
+        .load
+        .enter(Gauge::Pending, cluster.config.limits.max_pending)
+        .ok_or(Cause::Overloaded)?;
     let t0 = Instant::now();
     let clients = &worker.clients;
     let dial = &mut upstream::Dial::plain(true);
-    let picked = upstream::connect(cluster, &[], hash, None, dial, |addr| {
+    let (hash, sticky) = (affinity.hash, affinity.sticky);
+    let picked = upstream::connect(cluster, tried, hash, sticky, dial, |addr| {
         clients.take(addr, h2)
     })
     .await;
@@ -211,14 +329,31 @@ pub(crate) async fn forward(
         Err(ConnectError::NoBackend) => return Err(Cause::NoBackend),
         Err(ConnectError::Failed) => return Err(Cause::ConnectFailed),
     };
-    let backend = &cluster.backends[index];
-    log.backend = Some(backend.address);
+    drop(pending);
+    log.backend = Some(cluster.backends[index].address);
     log.t_connect = Some(t0.elapsed());
-    set_target(&mut parts, authority.as_deref(), backend.address, h2);
+    Ok((index, sender))
+}
+
+/// Sends one try to backend `index` and waits for the response head within `timeout`.
+#[allow(clippy::too_many_arguments)]
+async fn send(
+    worker: &WorkerCtx,
+    route: &Route,
+    index: usize,
+    sender: Sender,
+    (mut parts, body): (http::request::Parts, Body),
+    authority: Option<&str>,
+    timeout: std::time::Duration,
+    log: &mut Access,
+) -> Result<Response<Incoming>, Cause> {
+    let cluster = &route.cluster;
+    let h2 = cluster.config.protocol == fulcrum_config::UpstreamProtocol::H2;
+    let backend = &cluster.backends[index];
+    set_target(&mut parts, authority, backend.address, h2);
     let request = Request::from_parts(parts, body);
     backend.start_request();
     let sent_at = Instant::now();
-    let timeout = cluster.config.response_timeout;
     let result = tokio::time::timeout(timeout, sender.send(request)).await;
     backend.stats.active.fetch_sub(1, Relaxed);
     let response = match result {

@@ -2,6 +2,7 @@
 //! send the request while reading the response, stream the response back, recycle the
 //! backend connection when it is clean.
 
+use super::affinity::Affinity;
 use super::body::{self, BodyError, Reframe, Source};
 use super::h1::{Conn, Ctx, LINGER, linger};
 use super::headers::{
@@ -19,9 +20,9 @@ use crate::load::Gauge;
 use crate::relay;
 use crate::upstream::{self, Conn as Picked, ConnectError};
 use bytes::{Buf, BytesMut};
-use fulcrum_config::{AccessLogFormat, HashKey, RetryOn, UpstreamProtocol};
+use fulcrum_config::{AccessLogFormat, RetryOn, UpstreamProtocol};
 use fulcrum_h1::{Framing, Limits, Parsed, RawResponseHead, RequestHead, ResponseParser};
-use http::header::{COOKIE, HOST, HeaderValue, UPGRADE};
+use http::header::{HOST, HeaderValue, UPGRADE};
 use http::{Method, StatusCode, Uri, Version};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
@@ -109,18 +110,7 @@ async fn route_and_proxy(
         return fail(c, Cause::NoRoute, req, log).await;
     };
     log.route = route.name.clone();
-    let hash = route
-        .cluster
-        .uses_hash()
-        .then(|| hash_key(&route.cluster.config.hash_key, &head, c));
-    let cookie_value = route
-        .cluster
-        .persistence_cookie()
-        .and_then(|n| cookie(&head, n))
-        .map(str::to_owned);
-    let sticky = route
-        .cluster
-        .persisted(c.peer.ip(), cookie_value.as_deref());
+    let affinity = Affinity::of(route, head.uri.path(), &head.headers, c.peer.ip());
     // HTTP/2 backends, and backends behind TLS, go through hyper's client.
     let bridged =
         route.cluster.config.protocol == UpstreamProtocol::H2 || route.cluster.tls.is_some();
@@ -141,24 +131,30 @@ async fn route_and_proxy(
     let request_timeout = c.http.request_timeout;
     // The hyper path is boxed: its state is large and would otherwise be carried, and
     // copied, by every HTTP/1.1 request.
-    let sticky = (sticky, cookie_value.as_deref());
     // The futures are made where they are awaited, not bound first: a bound future is moved
     // (copied whole) into the await.
     let outcome = match (request_timeout, bridged) {
         (Some(limit), true) => tokio::time::timeout(
             limit,
-            Box::pin(super::bridge::proxy(c, route, head, req, log, &responded)),
+            Box::pin(super::bridge::proxy(
+                c, route, &affinity, head, req, log, &responded,
+            )),
         )
         .await
         .unwrap_or(Err(Cause::UpstreamTimeout)),
-        (None, true) => Box::pin(super::bridge::proxy(c, route, head, req, log, &responded)).await,
+        (None, true) => {
+            Box::pin(super::bridge::proxy(
+                c, route, &affinity, head, req, log, &responded,
+            ))
+            .await
+        }
         (Some(limit), false) => tokio::time::timeout(
             limit,
-            proxy(c, route, hash, sticky, &upstream_head, req, log, &responded),
+            proxy(c, route, &affinity, &upstream_head, req, log, &responded),
         )
         .await
         .unwrap_or(Err(Cause::UpstreamTimeout)),
-        (None, false) => proxy(c, route, hash, sticky, &upstream_head, req, log, &responded).await,
+        (None, false) => proxy(c, route, &affinity, &upstream_head, req, log, &responded).await,
     };
     match outcome {
         Ok(keep) => keep,
@@ -168,32 +164,6 @@ async fn route_and_proxy(
             false
         }
     }
-}
-
-/// The balancing key's hash, for hashing algorithms; the client IP when the key is missing.
-fn hash_key(key: &HashKey, head: &RequestHead, c: &Conn<'_>) -> u64 {
-    use fulcrum_balance::hash::{hash_bytes, hash_ip};
-    let found = match key {
-        HashKey::ClientIp => None,
-        HashKey::Path => Some(hash_bytes(head.uri.path().as_bytes())),
-        HashKey::Header(name) => head
-            .headers
-            .get(name.as_str())
-            .map(|v| hash_bytes(v.as_bytes())),
-        HashKey::Cookie(name) => cookie(head, name).map(|v| hash_bytes(v.as_bytes())),
-    };
-    found.unwrap_or_else(|| hash_ip(c.peer.ip()))
-}
-
-fn cookie<'h>(head: &'h RequestHead, name: &str) -> Option<&'h str> {
-    head.headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
 }
 
 /// Rewrites the request head for the backend and serializes it. With `direct` (the head goes
@@ -303,8 +273,7 @@ enum Tried {
 async fn proxy(
     c: &mut Conn<'_>,
     route: &Route,
-    hash: Option<u64>,
-    (sticky, cookie_value): (Option<usize>, Option<&str>),
+    affinity: &Affinity,
     head: &[u8],
     req: &Req,
     log: &mut Access,
@@ -320,7 +289,8 @@ async fn proxy(
         &cluster.config.retry,
         limits,
         &route.load,
-        req,
+        req.framing == Framing::None,
+        &req.method,
         route.retry_non_idempotent,
     );
     let mut tried: Vec<usize> = Vec::new();
@@ -330,7 +300,7 @@ async fn proxy(
     loop {
         let head = unmarked.as_deref().unwrap_or(head);
         let started = log.recording.then(Instant::now);
-        let (index, upstream) = match acquire(c, route, hash, sticky, &tried).await {
+        let (index, upstream) = match acquire(c, route, affinity, &tried).await {
             Ok(got) => got,
             Err(cause) if retry.on_failure(cause) => match retry.take() {
                 Some(held) => {
@@ -348,7 +318,7 @@ async fn proxy(
         backend.start_request();
         let timeout = retry.per_try(cluster.config.response_timeout);
         let status_retry = retry.possible();
-        let set_cookie = cluster.persist(c.peer.ip(), cookie_value, index);
+        let set_cookie = cluster.persist(c.peer.ip(), affinity.cookie.as_deref(), index);
         let outcome = exchange(
             c,
             upstream,
@@ -431,8 +401,7 @@ async fn proxy(
 async fn acquire(
     c: &Conn<'_>,
     route: &Route,
-    hash: Option<u64>,
-    sticky: Option<usize>,
+    affinity: &Affinity,
     tried: &[usize],
 ) -> Result<(usize, Upstream), Cause> {
     let cluster = &route.cluster;
@@ -443,8 +412,15 @@ async fn acquire(
         .ok_or(Cause::Overloaded)?;
     let pool = &c.worker.pool;
     let dial = &mut upstream::Dial::plain(true);
-    let picked =
-        upstream::connect(cluster, tried, hash, sticky, dial, |addr| pool.take(addr)).await;
+    let picked = upstream::connect(
+        cluster,
+        tried,
+        affinity.hash,
+        affinity.sticky,
+        dial,
+        |addr| pool.take(addr),
+    )
+    .await;
     drop(pending);
     match picked {
         Ok((i, Picked::Reused(kept))) => Ok((i, kept)),

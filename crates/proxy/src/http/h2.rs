@@ -4,6 +4,7 @@
 //! trailers (gRPC) stream through both ways.
 
 use super::HttpRuntime;
+use super::affinity::Affinity;
 use super::client::{self, Body, BoxError};
 use super::headers::{
     Forwarding, add_forwarding, add_via, ensure_request_id, host_of, strip_hop_by_hop,
@@ -197,10 +198,21 @@ async fn route_and_send(
     };
     let route = ctx.http.router.find(&input).ok_or(Cause::NoRoute)?;
     log.route = route.name.clone();
+    let affinity = Affinity::of(route, parts.uri.path(), &parts.headers, ctx.peer.ip());
     rewrite_request(ctx, &mut parts, route, authority.as_deref());
+    // A stream that ended with its HEADERS frame has no body: it can be sent again.
+    let bodiless = hyper::body::Body::is_end_stream(&body);
     let body: Body = body.map_err(|e| Box::new(e) as BoxError).boxed_unsync();
     let worker = &ctx.worker;
-    let response = client::forward(worker, ctx.peer, route, parts, body, authority, log).await?;
+    let plan = (&affinity, bodiless);
+    let forwarded = client::forward(worker, ctx.peer, route, parts, body, plan, authority, log);
+    let client::Forwarded {
+        mut response,
+        set_cookie,
+    } = forwarded.await?;
+    if let Some(v) = set_cookie.and_then(|v| HeaderValue::from_str(&v).ok()) {
+        response.headers_mut().append(http::header::SET_COOKIE, v);
+    }
     Ok(rewrite_response(ctx, route, response, request_id, log))
 }
 

@@ -7,6 +7,7 @@
 //! worker's [`pool`], and the response streamed back ([`body`]). Errors Fulcrum answers itself
 //! say why ([`respond`]); every request gets an access log line ([`log`]).
 
+mod affinity;
 mod body;
 mod bridge;
 mod client;

@@ -6,11 +6,9 @@
 //! cluster's retry budget: retries in flight stay below a share of requests in flight (plus a
 //! small floor), so retries can never multiply an outage.
 
-use super::exchange::Req;
 use super::respond::Cause;
 use crate::load::{ClusterLoad, Gauge, Held};
 use fulcrum_config::{CircuitLimits, RetryConfig, RetryOn};
-use fulcrum_h1::Framing;
 use http::Method;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
@@ -40,10 +38,11 @@ impl<'a> Retry<'a> {
         config: &'a RetryConfig,
         limits: &'a CircuitLimits,
         load: &'a Arc<ClusterLoad>,
-        req: &Req,
+        bodiless: bool,
+        method: &Method,
         any_method: bool,
     ) -> Self {
-        let replayable = req.framing == Framing::None && (any_method || idempotent(&req.method));
+        let replayable = bodiless && (any_method || idempotent(method));
         Retry {
             config,
             limits,
