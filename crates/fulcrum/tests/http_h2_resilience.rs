@@ -149,3 +149,150 @@ fn a_persistence_cookie_keeps_an_h2_client_on_its_backend() {
         "one backend took all seven: a {a_seen}, b {b_seen}"
     );
 }
+
+/// Streams without a body go to HTTP/1.1 backends on the worker's pooled connections: a few
+/// connections carry many requests.
+#[test]
+fn streams_reuse_backend_connections() {
+    let b = HttpBackend::start("reuse");
+    let (f, listen) = start_http("cluster = \"c\"", &[b.addr()], "");
+    let url = format!("http://{listen}/reuse");
+    let out = run_cmd(
+        "h2load",
+        &args(&["-n", "300", "-c", "1", "-m", "10", &url]),
+        b"",
+        Duration::from_secs(20),
+    );
+    let report = out.stdout_text();
+    assert!(
+        report.contains("status codes: 300 2xx, 0 3xx, 0 4xx, 0 5xx"),
+        "{report}{}",
+        f.diag()
+    );
+    assert!(
+        b.accepted() <= 10,
+        "300 requests, 10 at a time, took {} backend connections",
+        b.accepted()
+    );
+}
+
+/// Every way an HTTP/1.1 response body can be framed reaches an HTTP/2 client whole.
+#[test]
+fn every_response_framing_reaches_an_h2_client_whole() {
+    let b = HttpBackend::start("framing");
+    let (f, listen) = start_http("cluster = \"c\"", &[b.addr()], "");
+    for (path, len) in [
+        ("/bytes/70000", 70_000),
+        ("/chunked/150000", 150_000),
+        ("/close/40000", 40_000),
+        ("/big/3", 3 << 20),
+    ] {
+        let url = format!("http://{listen}{path}");
+        let out = run_cmd("nghttp", &args(&[&url]), b"", Duration::from_secs(20));
+        assert!(out.ok(), "{path}: {}{}", out.describe(), f.diag());
+        assert_eq!(out.stdout.len(), len, "{path}: body length");
+        let seed = support::http_backend::DOWNLOAD_SEED;
+        let expected = support::http_backend::pattern_vec(seed, len);
+        assert!(out.stdout == expected, "{path}: body bytes differ");
+    }
+    // No body: a 204, and the answer to HEAD (with the length it would have had).
+    let url = format!("http://{listen}/status/204");
+    let out = run_cmd("nghttp", &args(&["-v", &url]), b"", Duration::from_secs(10));
+    assert!(
+        out.stdout_text().contains(":status: 204"),
+        "{}",
+        out.describe()
+    );
+    let url = format!("http://{listen}/bytes/1234");
+    let out = run_cmd(
+        "nghttp",
+        &args(&["-v", "-m", "2", "-H", ":method: HEAD", &url]),
+        b"",
+        Duration::from_secs(10),
+    );
+    let text = out.stdout_text();
+    assert!(text.contains("content-length: 1234"), "{}", out.describe());
+    assert!(out.ok(), "{}{}", out.describe(), f.diag());
+    // The connections the bodies ended cleanly on were reused.
+    let h2load = run_cmd(
+        "h2load",
+        &args(&[
+            "-n",
+            "40",
+            "-c",
+            "1",
+            "-m",
+            "1",
+            &format!("http://{listen}/chunked/3000"),
+        ]),
+        b"",
+        Duration::from_secs(20),
+    );
+    assert!(
+        h2load.stdout_text().contains("40 2xx"),
+        "{}",
+        h2load.describe()
+    );
+    assert!(b.accepted() <= 12, "{} backend connections", b.accepted());
+}
+
+/// A backend that answers the first request on each connection (keep-alive) and closes the
+/// connection on reading a second, without answering: what a pooled connection that timed
+/// out at the backend just as it was reused looks like.
+fn one_request_per_connection() -> (SocketAddr, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let conns = Arc::new(AtomicUsize::new(0));
+    let count = Arc::clone(&conns);
+    thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            count.fetch_add(1, SeqCst);
+            thread::spawn(move || {
+                let mut seen = Vec::new();
+                let mut buf = [0u8; 4096];
+                let mut answered = false;
+                while let Ok(n) = stream.read(&mut buf) {
+                    if n == 0 {
+                        return;
+                    }
+                    seen.extend_from_slice(&buf[..n]);
+                    if let Some(end) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
+                        if answered {
+                            return; // closes without an answer
+                        }
+                        seen.drain(..end + 4);
+                        answered = true;
+                        let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
+                    }
+                }
+            });
+        }
+    });
+    (addr, conns)
+}
+
+/// A pooled backend connection that turns out closed before any response byte is replaced
+/// by a fresh one: the client sees no error (and no retry policy is needed for it).
+#[test]
+fn a_pooled_connection_found_closed_is_replaced() {
+    let (addr, conns) = one_request_per_connection();
+    let (f, listen) = start_http("cluster = \"c\"", &[addr], "");
+    let url = format!("http://{listen}/again");
+    let out = run_cmd(
+        "h2load",
+        &args(&["-n", "20", "-c", "1", "-m", "1", &url]),
+        b"",
+        Duration::from_secs(20),
+    );
+    let report = out.stdout_text();
+    assert!(
+        report.contains("status codes: 20 2xx, 0 3xx, 0 4xx, 0 5xx"),
+        "{report}{}",
+        f.diag()
+    );
+    assert!(
+        conns.load(SeqCst) >= 20,
+        "each request needed a fresh connection"
+    );
+}

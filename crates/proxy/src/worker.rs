@@ -35,8 +35,9 @@ pub(crate) enum Command {
 #[derive(Debug)]
 pub(crate) struct WorkerCtx {
     pub(crate) pipes: PipePool,
-    /// Keep-alive connections to backends (HTTP).
-    pub(crate) pool: Pool,
+    /// Keep-alive connections to backends (HTTP). Shared with the response bodies that put
+    /// their connection back when they end.
+    pub(crate) pool: Arc<Pool>,
     /// hyper connections to backends (HTTP/2 clients, HTTP/2 backends).
     pub(crate) clients: crate::http::ClientPool,
     /// Set when a graceful stop begins: keep-alive connections close after their current
@@ -118,7 +119,7 @@ pub(crate) fn spawn(
             };
             let ctx = Arc::new(WorkerCtx {
                 pipes: PipePool::new(spec.max_pipes, spec.pipe_capacity),
-                pool: Pool::default(),
+                pool: Arc::default(),
                 clients: crate::http::ClientPool::default(),
                 draining: AtomicBool::new(false),
                 drain_started: Notify::new(),

@@ -20,7 +20,7 @@ use fulcrum_h1::{
 use http::header::{CONNECTION, CONTENT_LENGTH, HeaderValue};
 use http::{HeaderMap, Method, Request, StatusCode, Version};
 use http_body_util::{BodyExt, Empty};
-use hyper::body::{Frame, Incoming};
+use hyper::body::Frame;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::task::{Context, Poll};
@@ -184,7 +184,7 @@ async fn feed_chunked(
 async fn respond(
     ctx: super::h1::Ctx<'_>,
     route: &Route,
-    response: http::Response<Incoming>,
+    response: http::Response<Body>,
     req: &Req,
     log: &mut Access,
     responded: &AtomicBool,

@@ -4,10 +4,12 @@
 //! worker's requests to it, multiplexed.
 
 use super::affinity::Affinity;
+use super::exchange::connect_pooled;
 use super::log::Access;
 use super::respond::Cause;
 use super::retry::Retry;
 use super::route::Route;
+use super::stream_h1;
 use crate::addr_hash::AddrHash;
 use crate::load::Gauge;
 use crate::upstream::{self, Conn as Picked, ConnectError};
@@ -26,7 +28,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
@@ -172,7 +174,7 @@ impl Sender {
 
 /// What came back through hyper: the response, and the persistence cookie to add to it.
 pub(crate) struct Forwarded {
-    pub(crate) response: Response<Incoming>,
+    pub(crate) response: Response<Body>,
     pub(crate) set_cookie: Option<String>,
 }
 
@@ -211,55 +213,54 @@ pub(crate) async fn forward(
     // A request is kept for another try only if one can follow its sending (a connect failure
     // comes before: the request is still here then).
     let resend = retry.possible() && config.on.iter().any(|on| *on != RetryOn::ConnectFailure);
+    let own = replayable && stream_h1::suits(cluster);
     let mut request = Some((parts, body));
     let mut tried: Vec<usize> = Vec::new();
     let mut _retrying = None;
     loop {
-        let (index, sender) = match pick(worker, route, affinity, &tried, log).await {
-            Ok(picked) => picked,
-            Err(cause) => {
-                match retry.on_failure(cause).then(|| retry.take()).flatten() {
-                    Some(held) => _retrying = Some(held),
-                    None => return Err(cause),
-                }
-                tokio::time::sleep(retry.backoff()).await;
-                continue;
-            }
-        };
-        let Some((parts, body)) = (if resend {
-            copy(request.as_ref())
-        } else {
-            request.take()
-        }) else {
-            cluster.backends[index].stats.active.fetch_sub(1, Relaxed);
-            return Err(Cause::UpstreamReset);
-        };
         let timeout = retry.per_try(cluster.config.response_timeout);
-        let cause = match send(
-            worker,
-            route,
-            index,
-            sender,
-            (parts, body),
-            authority.as_deref(),
-            timeout,
-            log,
-        )
-        .await
-        {
-            Ok(response) if retry.on_status(response.status().as_u16()) => {
-                Cause::UpstreamStatus(response.status())
+        let authority = authority.as_deref();
+        let result = match &request {
+            Some((parts, _)) if own => {
+                try_own(
+                    worker, route, affinity, &tried, parts, authority, timeout, log,
+                )
+                .await
             }
-            Ok(response) => {
+            _ => {
+                let try_request = if resend {
+                    copy(request.as_ref())
+                } else {
+                    request.take()
+                };
+                let tried = &tried;
+                try_hyper(
+                    worker,
+                    route,
+                    affinity,
+                    tried,
+                    try_request,
+                    authority,
+                    timeout,
+                    log,
+                )
+                .await
+            }
+        };
+        let (index, cause) = match result {
+            Ok((index, response)) if retry.on_status(response.status().as_u16()) => {
+                (Some(index), Cause::UpstreamStatus(response.status()))
+            }
+            Ok((index, response)) => {
                 let set_cookie = cluster.persist(peer.ip(), affinity.cookie.as_deref(), index);
                 return Ok(Forwarded {
                     response,
                     set_cookie,
                 });
             }
-            Err(cause) => cause,
+            Err(failed) => failed,
         };
-        tried.push(index);
+        tried.extend(index);
         let wanted = match cause {
             Cause::UpstreamStatus(s) => retry.on_status(s.as_u16()),
             other => retry.on_failure(other),
@@ -269,6 +270,106 @@ pub(crate) async fn forward(
             None => return Err(cause),
         }
         tokio::time::sleep(retry.backoff()).await;
+    }
+}
+
+/// One try: the backend tried (if one was picked) and the response head, or why not.
+type Try = Result<(usize, Response<Body>), (Option<usize>, Cause)>;
+
+/// A try through hyper: a connection picked, the request sent (`None`: it cannot be sent
+/// again), the response head awaited.
+#[allow(clippy::too_many_arguments)]
+async fn try_hyper(
+    worker: &WorkerCtx,
+    route: &Route,
+    affinity: &Affinity,
+    tried: &[usize],
+    request: Option<(http::request::Parts, Body)>,
+    authority: Option<&str>,
+    timeout: std::time::Duration,
+    log: &mut Access,
+) -> Try {
+    let (index, sender) = pick(worker, route, affinity, tried, log)
+        .await
+        .map_err(|cause| (None, cause))?;
+    let Some(request) = request else {
+        route.cluster.backends[index]
+            .stats
+            .active
+            .fetch_sub(1, Relaxed);
+        return Err((Some(index), Cause::UpstreamReset));
+    };
+    match send(
+        worker, route, index, sender, request, authority, timeout, log,
+    )
+    .await
+    {
+        Ok(response) => {
+            let boxed = |b: Incoming| b.map_err(|e| Box::new(e) as BoxError).boxed_unsync();
+            Ok((index, response.map(boxed)))
+        }
+        Err(cause) => Err((Some(index), cause)),
+    }
+}
+
+/// A try through Fulcrum's own HTTP/1.1 path ([`stream_h1`]) on a connection from the
+/// worker's pool; a pooled connection found closed is replaced by a fresh one once.
+#[allow(clippy::too_many_arguments)]
+async fn try_own(
+    worker: &WorkerCtx,
+    route: &Route,
+    affinity: &Affinity,
+    tried: &[usize],
+    parts: &http::request::Parts,
+    authority: Option<&str>,
+    timeout: std::time::Duration,
+    log: &mut Access,
+) -> Try {
+    let cluster = &route.cluster;
+    let cfg = &cluster.config;
+    let mut stale_seen = false;
+    loop {
+        let t0 = Instant::now();
+        let (index, up) = connect_pooled(&worker.pool, route, affinity, tried)
+            .await
+            .map_err(|cause| (None, cause))?;
+        let backend = &cluster.backends[index];
+        log.backend = Some(backend.address);
+        log.t_connect = Some(t0.elapsed());
+        let home = stream_h1::Home {
+            pool: Arc::clone(&worker.pool),
+            addr: backend.address,
+            max_idle: cfg.pool.max_idle,
+            idle_timeout: cfg.pool.idle_timeout,
+            max_requests: cfg.pool.max_requests,
+            body_idle: cfg.response_timeout,
+        };
+        backend.start_request();
+        let sent_at = Instant::now();
+        let result = stream_h1::send(up, parts, authority, timeout, home).await;
+        backend.stats.active.fetch_sub(1, Relaxed);
+        let cause = match result {
+            Ok(response) => {
+                cluster.report(index, Outcome::Status(response.status().as_u16()));
+                log.t_first_byte = Some(sent_at.elapsed());
+                backend.finish_request(sent_at.elapsed().as_nanos() as u64, crate::clock::now_ns());
+                return Ok((index, response));
+            }
+            Err(stream_h1::Failed::Stale) if !stale_seen => {
+                backend.abandon_request();
+                stale_seen = true;
+                continue;
+            }
+            Err(stream_h1::Failed::Stale) => Cause::UpstreamReset,
+            Err(stream_h1::Failed::Cause(cause)) => cause,
+        };
+        backend.abandon_request();
+        let outcome = match cause {
+            Cause::UpstreamTimeout => Outcome::Timeout,
+            _ => Outcome::Reset,
+        };
+        cluster.report(index, outcome);
+        return Err((Some(index), cause));
     }
 }
 

@@ -11,7 +11,7 @@ use super::headers::{
 };
 use super::io::{ClientIo, copy_both, read_some_timed, write_all, write_all_within};
 use super::log::Access;
-use super::pool::Upstream;
+use super::pool::{Pool, Upstream};
 use super::respond::{Cause, error_response};
 use super::response_head;
 use super::retry::Retry;
@@ -397,9 +397,28 @@ async fn proxy(
 }
 
 /// A backend connection for the route's cluster: pooled, or new within the cluster's
-/// `max_pending` and `max_connections` breakers.
+/// `max_pending` and `max_connections` breakers (with a PROXY header if the cluster sends one).
 async fn acquire(
     c: &Conn<'_>,
+    route: &Route,
+    affinity: &Affinity,
+    tried: &[usize],
+) -> Result<(usize, Upstream), Cause> {
+    let (i, mut up) = connect_pooled(&c.worker.pool, route, affinity, tried).await?;
+    if !up.reused
+        && let Some(version) = route.cluster.config.send_proxy_protocol
+    {
+        send_proxy_header(&mut up, version, c)
+            .await
+            .map_err(|_| Cause::ConnectFailed)?;
+    }
+    Ok((i, up))
+}
+
+/// A backend connection from `pool`, or a new one within the cluster's `max_pending` and
+/// `max_connections` breakers; `reused` says which.
+pub(super) async fn connect_pooled(
+    pool: &Pool,
     route: &Route,
     affinity: &Affinity,
     tried: &[usize],
@@ -410,17 +429,9 @@ async fn acquire(
         .load
         .enter(Gauge::Pending, limits.max_pending)
         .ok_or(Cause::Overloaded)?;
-    let pool = &c.worker.pool;
     let dial = &mut upstream::Dial::plain(true);
-    let picked = upstream::connect(
-        cluster,
-        tried,
-        affinity.hash,
-        affinity.sticky,
-        dial,
-        |addr| pool.take(addr),
-    )
-    .await;
+    let (hash, sticky) = (affinity.hash, affinity.sticky);
+    let picked = upstream::connect(cluster, tried, hash, sticky, dial, |a| pool.take(a)).await;
     drop(pending);
     match picked {
         Ok((i, Picked::Reused(kept))) => Ok((i, kept)),
@@ -429,13 +440,7 @@ async fn acquire(
                 cluster.backends[i].stats.active.fetch_sub(1, Relaxed);
                 return Err(Cause::Overloaded);
             };
-            let mut up = Upstream::new(stream, Some(slot));
-            if let Some(version) = cluster.config.send_proxy_protocol {
-                send_proxy_header(&mut up, version, c)
-                    .await
-                    .map_err(|_| Cause::ConnectFailed)?;
-            }
-            Ok((i, up))
+            Ok((i, Upstream::new(stream, Some(slot))))
         }
         Err(ConnectError::NoBackend) => Err(Cause::NoBackend),
         Err(ConnectError::Failed) => Err(Cause::ConnectFailed),
@@ -502,7 +507,15 @@ async fn exchange(
         let mut sent: Option<Result<u64, BodyError>> = None;
         let response = {
             let timer = up.timer.as_mut();
-            let recv = read_response(&up.stream, timer, &mut ubuf, req, client, response_timeout);
+            let interim = (req.version == Version::HTTP_11).then_some(client);
+            let recv = read_response(
+                &up.stream,
+                timer,
+                &mut ubuf,
+                &req.method,
+                interim,
+                response_timeout,
+            );
             tokio::pin!(recv);
             loop {
                 tokio::select! {
@@ -591,7 +604,7 @@ fn client_body_failed(e: &BodyError) -> Tried {
 }
 
 /// Why no usable response head came from the backend.
-enum UpErr {
+pub(super) enum UpErr {
     /// Closed (or reset) before a whole head; `any`: whether any byte came first.
     Closed {
         any: bool,
@@ -601,7 +614,7 @@ enum UpErr {
 }
 
 impl UpErr {
-    fn cause(&self) -> Cause {
+    pub(super) fn cause(&self) -> Cause {
         match self {
             UpErr::Closed { .. } => Cause::UpstreamReset,
             UpErr::Timeout => Cause::UpstreamTimeout,
@@ -610,13 +623,14 @@ impl UpErr {
     }
 }
 
-/// Reads the response head, passing interim 1xx responses (but 101) on to the client.
-async fn read_response(
+/// Reads the response head to a `method` request, passing interim 1xx responses (but 101) on
+/// to `interim` if given, and dropping them otherwise.
+pub(super) async fn read_response(
     up: &TcpStream,
     mut timer: Pin<&mut Sleep>,
     ubuf: &mut BytesMut,
-    req: &Req,
-    client: &ClientIo,
+    method: &Method,
+    interim: Option<&ClientIo>,
     timeout: Duration,
 ) -> Result<RawResponseHead, UpErr> {
     timer.as_mut().reset(Instant::now() + timeout);
@@ -624,11 +638,11 @@ async fn read_response(
     let mut any = false;
     loop {
         if !ubuf.is_empty() {
-            match parser.parse_raw(ubuf, &RESPONSE_LIMITS, &req.method) {
+            match parser.parse_raw(ubuf, &RESPONSE_LIMITS, method) {
                 Ok(Parsed::Complete { head, len })
                     if head.status.is_informational() && !head.tunnel =>
                 {
-                    if req.version == Version::HTTP_11 {
+                    if let Some(client) = interim {
                         let _ = write_all(client, &ubuf[..len]).await;
                     }
                     ubuf.advance(len);

@@ -270,7 +270,7 @@ fn rewrite_request(
 fn rewrite_response(
     ctx: &H2Ctx,
     route: &Route,
-    resp: Response<Incoming>,
+    resp: Response<Body>,
     request_id: Option<&HeaderValue>,
     log: &mut Access,
 ) -> Response<Body> {
@@ -289,7 +289,6 @@ fn rewrite_response(
     }
     parts.version = Version::HTTP_2;
     log.end = "ok";
-    let body: Body = body.map_err(|e| Box::new(e) as BoxError).boxed_unsync();
     Response::from_parts(parts, body)
 }
 

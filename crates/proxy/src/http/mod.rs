@@ -23,6 +23,7 @@ mod respond;
 mod response_head;
 mod retry;
 pub(crate) mod route;
+mod stream_h1;
 
 use crate::cluster::ClusterRuntime;
 use crate::load::ClusterLoad;
