@@ -2,9 +2,10 @@
 //!
 //! A proxy that passes most fields on unchanged need not hash, lower-case and copy each one
 //! into a map only to serialize it again. [`RawFields`] keeps the head's bytes (one copy) and
-//! where each name and (trimmed) value lies; [`RawFields::to_header_map`] builds the map when
+//! where each name and (trimmed) value lies; [`RawFields::into_header_map`] builds the map when
 //! something does need it.
 
+use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::framing::{Facts, trim};
@@ -58,12 +59,17 @@ impl RawFields {
         self.lines.is_empty()
     }
 
-    /// The fields as a map (names lower-cased, repeated fields kept in order).
-    pub fn to_header_map(&self) -> Result<HeaderMap, Error> {
+    /// The fields as a map (names lower-cased, repeated fields kept in order). The values
+    /// share one buffer, the head's, rather than each being copied.
+    pub fn into_header_map(self) -> Result<HeaderMap, Error> {
+        let head = Bytes::from(self.head);
         let mut map = HeaderMap::with_capacity(self.lines.len());
-        for (name, value) in self.iter() {
+        for l in &self.lines {
+            let name = &head[l.name.0 as usize..l.name.1 as usize];
             let name = HeaderName::from_bytes(name).map_err(|_| ErrorKind::InvalidFieldName)?;
-            let value = HeaderValue::from_bytes(value).map_err(|_| ErrorKind::InvalidFieldValue)?;
+            let value = head.slice(l.value.0 as usize..l.value.1 as usize);
+            let value =
+                HeaderValue::from_maybe_shared(value).map_err(|_| ErrorKind::InvalidFieldValue)?;
             map.append(name, value);
         }
         Ok(map)

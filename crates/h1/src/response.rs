@@ -45,7 +45,7 @@ pub struct RawResponseHead {
 impl RawResponseHead {
     /// The same head with its fields in a `HeaderMap` (as [`parse_response`] gives it).
     pub fn into_head(self) -> Result<ResponseHead, Error> {
-        let mut headers = self.fields.to_header_map()?;
+        let mut headers = self.fields.into_header_map()?;
         merge_content_length(&mut headers);
         Ok(ResponseHead {
             status: self.status,

@@ -90,12 +90,14 @@ pub(crate) async fn send(
         // No upgrade over HTTP/2 streams: a 101 here is the backend's mistake.
         return Err(Failed::Cause(Cause::BadResponse));
     }
+    let status = head.status;
+    let body = body(up, buf, &head, home);
     let headers = head
         .fields
-        .to_header_map()
+        .into_header_map()
         .map_err(|_| Failed::Cause(Cause::BadResponse))?;
-    let mut response = Response::new(body(up, buf, &head, home));
-    *response.status_mut() = head.status;
+    let mut response = Response::new(body);
+    *response.status_mut() = status;
     *response.version_mut() = Version::HTTP_11;
     *response.headers_mut() = headers;
     Ok(response)
