@@ -296,3 +296,46 @@ fn a_pooled_connection_found_closed_is_replaced() {
         "each request needed a fresh connection"
     );
 }
+
+/// On that path Fulcrum's own request fields (X-Forwarded-*, Via) still reach the backend,
+/// and the route's rules still apply to them.
+#[test]
+fn forwarding_fields_and_rules_reach_the_backend() {
+    let b = HttpBackend::start("fwd");
+    let route = "cluster = \"c\"\n[[listener.route]]\nname = \"r\"\ncluster = \"c\"\n\
+                 request_headers = { remove = [\"x-forwarded-proto\"], set = { \"via\" = \"edge\" } }";
+    let (f, listen) = start_http(route, &[b.addr()], "");
+    let url = format!("http://{listen}/fwd");
+    let out = run_cmd(
+        "nghttp",
+        &args(&["-H", "x-forwarded-for: 10.9.9.9", &url]),
+        b"",
+        Duration::from_secs(10),
+    );
+    assert!(out.ok(), "{}{}", out.describe(), f.diag());
+    let seen = b.last("forwarded request");
+    assert_eq!(
+        seen.header("x-forwarded-for"),
+        Some("10.9.9.9, 127.0.0.1"),
+        "{seen:?}"
+    );
+    assert_eq!(
+        seen.header("x-forwarded-host"),
+        Some(listen.to_string().as_str()),
+        "{seen:?}"
+    );
+    assert_eq!(
+        seen.header("x-forwarded-proto"),
+        None,
+        "removed by the rule: {seen:?}"
+    );
+    assert_eq!(
+        seen.headers_named("via"),
+        ["edge"],
+        "set by the rule: {seen:?}"
+    );
+    assert!(
+        seen.header("x-request-id").is_some_and(|id| id.len() == 32),
+        "{seen:?}"
+    );
+}

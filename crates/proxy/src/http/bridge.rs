@@ -84,7 +84,11 @@ pub(crate) async fn proxy(
         route,
         parts,
         body,
-        (affinity, bodiless),
+        client::Plan {
+            affinity,
+            bodiless,
+            added: None,
+        },
         authority,
         log,
     );

@@ -5,6 +5,7 @@
 
 use super::affinity::Affinity;
 use super::exchange::connect_pooled;
+use super::headers::Deferred;
 use super::log::Access;
 use super::respond::Cause;
 use super::retry::Retry;
@@ -172,6 +173,17 @@ impl Sender {
     }
 }
 
+/// How a request is to be sent.
+pub(crate) struct Plan<'a> {
+    /// Where it should go.
+    pub(crate) affinity: &'a Affinity,
+    /// It has no body: it may be sent again, and may take [`stream_h1`].
+    pub(crate) bodiless: bool,
+    /// The fields Fulcrum adds, left out of the head's map for [`stream_h1`] to write
+    /// (given when [`stream_h1::takes`] the request).
+    pub(crate) added: Option<&'a Deferred>,
+}
+
 /// What came back through hyper: the response, and the persistence cookie to add to it.
 pub(crate) struct Forwarded {
     pub(crate) response: Response<Body>,
@@ -182,7 +194,7 @@ pub(crate) struct Forwarded {
 /// the request's [`Affinity`]), reuses or opens a connection of the cluster's protocol, sets
 /// the target as that protocol wants it, and waits for the response head within the
 /// cluster's response timeout. Within the cluster's circuit breakers, and tried again on
-/// another backend as its retry policy allows when `replayable` (the body is empty).
+/// another backend as its retry policy allows when the body is empty.
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn forward(
     worker: &WorkerCtx,
@@ -190,7 +202,7 @@ pub(crate) async fn forward(
     route: &Route,
     parts: http::request::Parts,
     body: Body,
-    (affinity, replayable): (&Affinity, bool),
+    plan: Plan<'_>,
     authority: Option<String>,
     log: &mut Access,
 ) -> Result<Forwarded, Cause> {
@@ -206,14 +218,15 @@ pub(crate) async fn forward(
         config,
         limits,
         &route.load,
-        replayable,
+        plan.bodiless,
         &parts.method,
         any_method,
     );
     // A request is kept for another try only if one can follow its sending (a connect failure
     // comes before: the request is still here then).
     let resend = retry.possible() && config.on.iter().any(|on| *on != RetryOn::ConnectFailure);
-    let own = replayable && stream_h1::suits(cluster);
+    let own = stream_h1::takes(cluster, plan.bodiless);
+    let affinity = plan.affinity;
     let mut request = Some((parts, body));
     let mut tried: Vec<usize> = Vec::new();
     let mut _retrying = None;
@@ -222,10 +235,13 @@ pub(crate) async fn forward(
         let authority = authority.as_deref();
         let result = match &request {
             Some((parts, _)) if own => {
-                try_own(
-                    worker, route, affinity, &tried, parts, authority, timeout, log,
-                )
-                .await
+                let outgoing = stream_h1::Outgoing {
+                    parts,
+                    added: plan.added,
+                    rules: &route.request_rules,
+                    authority,
+                };
+                try_own(worker, route, affinity, &tried, &outgoing, timeout, log).await
             }
             _ => {
                 let try_request = if resend {
@@ -320,8 +336,7 @@ async fn try_own(
     route: &Route,
     affinity: &Affinity,
     tried: &[usize],
-    parts: &http::request::Parts,
-    authority: Option<&str>,
+    outgoing: &stream_h1::Outgoing<'_>,
     timeout: std::time::Duration,
     log: &mut Access,
 ) -> Try {
@@ -346,7 +361,7 @@ async fn try_own(
         };
         backend.start_request();
         let sent_at = Instant::now();
-        let result = stream_h1::send(up, parts, authority, timeout, home).await;
+        let result = stream_h1::send(up, outgoing, timeout, home).await;
         backend.stats.active.fetch_sub(1, Relaxed);
         let cause = match result {
             Ok(response) => {

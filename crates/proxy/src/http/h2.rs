@@ -7,7 +7,8 @@ use super::HttpRuntime;
 use super::affinity::Affinity;
 use super::client::{self, Body, BoxError};
 use super::headers::{
-    Forwarding, add_forwarding, add_via, ensure_request_id, host_of, strip_hop_by_hop,
+    Deferred, Forwarding, add_forwarding_deferred, add_via, ensure_request_id, host_of,
+    strip_hop_by_hop,
 };
 use super::log::Access;
 use super::respond::Cause;
@@ -199,12 +200,17 @@ async fn route_and_send(
     let route = ctx.http.router.find(&input).ok_or(Cause::NoRoute)?;
     log.route = route.name.clone();
     let affinity = Affinity::of(route, parts.uri.path(), &parts.headers, ctx.peer.ip());
-    rewrite_request(ctx, &mut parts, route, authority.as_deref());
     // A stream that ended with its HEADERS frame has no body: it can be sent again.
     let bodiless = hyper::body::Body::is_end_stream(&body);
+    let direct = super::stream_h1::takes(&route.cluster, bodiless);
+    let added = rewrite_request(ctx, &mut parts, route, authority.as_deref(), direct);
     let body: Body = body.map_err(|e| Box::new(e) as BoxError).boxed_unsync();
     let worker = &ctx.worker;
-    let plan = (&affinity, bodiless);
+    let plan = client::Plan {
+        affinity: &affinity,
+        bodiless,
+        added: added.as_ref(),
+    };
     let forwarded = client::forward(worker, ctx.peer, route, parts, body, plan, authority, log);
     let client::Forwarded {
         mut response,
@@ -237,12 +243,16 @@ fn content_length(headers: &HeaderMap) -> Option<u64> {
     headers.get(CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
 }
 
+/// Rewrites the request for the backend. With `direct` (the request goes out through
+/// [`super::stream_h1`]), the fields Fulcrum adds that merge with nothing are returned, to be
+/// written after the client's, instead of being put in the map.
 fn rewrite_request(
     ctx: &H2Ctx,
     parts: &mut http::request::Parts,
     route: &Route,
     authority: Option<&str>,
-) {
+    direct: bool,
+) -> Option<Deferred> {
     let trailers = parts.headers.get(TE).is_some_and(|v| v == "trailers");
     strip_hop_by_hop(&mut parts.headers);
     let names = &ctx.http.client_cert_headers;
@@ -260,11 +270,13 @@ fn rewrite_request(
         client_value: ctx.peer_value.clone(),
         host_value: authority.and_then(|a| HeaderValue::from_str(a).ok()),
     };
-    add_forwarding(&mut parts.headers, &forwarding);
-    if ctx.http.via {
-        add_via(&mut parts.headers, Version::HTTP_2);
+    let via = ctx.http.via.then_some(Version::HTTP_2);
+    let added = add_forwarding_deferred(&mut parts.headers, &forwarding, via);
+    if !direct {
+        added.put(&mut parts.headers);
     }
     route.request_rules.apply(&mut parts.headers);
+    direct.then_some(added)
 }
 
 fn rewrite_response(

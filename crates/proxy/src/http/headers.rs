@@ -133,12 +133,6 @@ pub(crate) struct Forwarding<'a> {
     pub(crate) host_value: Option<HeaderValue>,
 }
 
-/// Adds X-Forwarded-For/-Proto/-Host and/or `Forwarded` as configured. Existing
-/// X-Forwarded-For and Forwarded values are kept and the client appended.
-pub(crate) fn add_forwarding(headers: &mut HeaderMap, f: &Forwarding<'_>) {
-    add_forwarding_deferred(headers, f, None).put(headers);
-}
-
 /// Fields Fulcrum adds to a request that need no merging with the client's own: kept out of
 /// the `HeaderMap` and written after its fields ([`Deferred::write`]), or put in it
 /// ([`Deferred::put`]). Inserting each into the map first costs a hash and a probe apiece.
@@ -150,8 +144,9 @@ pub(crate) struct Deferred {
     via: Option<&'static str>,
 }
 
-/// [`add_forwarding`], and [`add_via`] with `via`, leaving the fields that merge with nothing
-/// in the returned [`Deferred`].
+/// Adds X-Forwarded-For/-Proto/-Host and/or `Forwarded` as configured, and Via (as
+/// [`add_via`]) with `via`. Existing X-Forwarded-For, Forwarded and Via values are kept and
+/// ours appended; the fields that merge with nothing are left in the returned [`Deferred`].
 pub(crate) fn add_forwarding_deferred(
     headers: &mut HeaderMap,
     f: &Forwarding<'_>,
@@ -395,7 +390,7 @@ mod tests {
             client_value: None,
             host_value: Some(HeaderValue::from_static("example.com")),
         };
-        add_forwarding(&mut h, &f);
+        add_forwarding_deferred(&mut h, &f, None).put(&mut h);
         assert_eq!(h["x-forwarded-for"], "10.0.0.1, ::1");
         assert_eq!(h["x-forwarded-proto"], "http");
         assert_eq!(h["x-forwarded-host"], "example.com");

@@ -6,9 +6,11 @@
 
 use super::client::{Body, BoxError};
 use super::exchange::{UpErr, read_response};
+use super::headers::Deferred;
 use super::io::write_all;
 use super::pool::{Pool, Upstream};
 use super::respond::Cause;
+use super::route::Rules;
 use bytes::{Buf, Bytes, BytesMut};
 use fulcrum_h1::{ChunkedDecoder, Event, Framing, RawResponseHead};
 use http::header::HOST;
@@ -23,10 +25,12 @@ use std::task::{Context, Poll, ready};
 use std::time::Duration;
 use tokio::time::Instant;
 
-/// Whether requests to `cluster` can take this path: plain HTTP/1.1 backends, and no PROXY
-/// header to send (it needs the client connection's addresses).
-pub(crate) fn suits(cluster: &crate::cluster::ClusterRuntime) -> bool {
-    cluster.config.protocol == fulcrum_config::UpstreamProtocol::Http1
+/// Whether a request (`bodiless` or not) to `cluster` takes this path: one without a body,
+/// to plain HTTP/1.1 backends, with no PROXY header to send (it needs the client
+/// connection's addresses).
+pub(crate) fn takes(cluster: &crate::cluster::ClusterRuntime, bodiless: bool) -> bool {
+    bodiless
+        && cluster.config.protocol == fulcrum_config::UpstreamProtocol::Http1
         && cluster.tls.is_none()
         && cluster.config.send_proxy_protocol.is_none()
 }
@@ -49,15 +53,26 @@ pub(crate) struct Home {
     pub(crate) body_idle: Duration,
 }
 
-/// Sends the (rewritten) bodiless request on `up` and reads the response head within
-/// `timeout`; the response's body reads on from `up`.
+/// A bodiless request as it goes out.
+pub(crate) struct Outgoing<'a> {
+    /// The head, rewritten.
+    pub(crate) parts: &'a http::request::Parts,
+    /// Fields Fulcrum adds, written after the client's unless the route's rules drop them.
+    pub(crate) added: Option<&'a Deferred>,
+    pub(crate) rules: &'a Rules,
+    /// For a Host field, if the request has none.
+    pub(crate) authority: Option<&'a str>,
+}
+
+/// Sends `req` on `up` and reads the response head within `timeout`; the response's body
+/// reads on from `up`.
 pub(crate) async fn send(
     mut up: Upstream,
-    parts: &http::request::Parts,
-    authority: Option<&str>,
+    req: &Outgoing<'_>,
     timeout: Duration,
     home: Home,
 ) -> Result<Response<Body>, Failed> {
+    let parts = req.parts;
     let mut out = Vec::with_capacity(512);
     let target = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
     let target = target
@@ -65,12 +80,17 @@ pub(crate) async fn send(
         .unwrap_or_else(|_| http::Uri::from_static("/"));
     fulcrum_h1::write_request_line(&parts.method, &target, Version::HTTP_11, &mut out);
     if !parts.headers.contains_key(HOST) {
-        let host = authority.map_or_else(|| home.addr.to_string(), str::to_owned);
+        let host = req
+            .authority
+            .map_or_else(|| home.addr.to_string(), str::to_owned);
         out.extend_from_slice(b"host: ");
         out.extend_from_slice(host.as_bytes());
         out.extend_from_slice(b"\r\n");
     }
     fulcrum_h1::write_fields(&parts.headers, &mut out);
+    if let Some(added) = req.added {
+        added.write(req.rules, &mut out);
+    }
     out.extend_from_slice(b"\r\n");
     let reused = up.reused;
     let failed = |e: UpErr| match e {
