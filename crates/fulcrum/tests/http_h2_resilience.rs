@@ -339,3 +339,28 @@ fn forwarding_fields_and_rules_reach_the_backend() {
         "{seen:?}"
     );
 }
+
+/// A response's hop-by-hop fields, and the fields its Connection field names, stay behind.
+#[test]
+fn hop_by_hop_response_fields_do_not_reach_an_h2_client() {
+    let b = HttpBackend::start("hops");
+    let (f, listen) = start_http("cluster = \"c\"", &[b.addr()], "");
+    let url = format!("http://{listen}/headers");
+    let out = run_cmd("nghttp", &args(&["-v", &url]), b"", Duration::from_secs(10));
+    assert!(out.ok(), "{}{}", out.describe(), f.diag());
+    let text = out.stdout_text();
+    let head: String = text
+        .lines()
+        .filter(|l| l.contains("recv (stream_id=13)"))
+        .collect();
+    for gone in [
+        "x-backend-hop",
+        "keep-alive",
+        "proxy-connection",
+        "connection:",
+    ] {
+        assert!(!head.contains(gone), "{gone} passed on: {text}");
+    }
+    assert!(head.contains("x-kept"), "the other fields pass: {text}");
+    assert!(head.contains("content-length"), "the length passes: {text}");
+}

@@ -62,10 +62,18 @@ impl RawFields {
     /// The fields as a map (names lower-cased, repeated fields kept in order). The values
     /// share one buffer, the head's, rather than each being copied.
     pub fn into_header_map(self) -> Result<HeaderMap, Error> {
+        self.into_header_map_where(|_| true)
+    }
+
+    /// [`RawFields::into_header_map`] with only the fields whose name `keep` accepts.
+    pub fn into_header_map_where(self, keep: impl Fn(&[u8]) -> bool) -> Result<HeaderMap, Error> {
         let head = Bytes::from(self.head);
         let mut map = HeaderMap::with_capacity(self.lines.len());
         for l in &self.lines {
             let name = &head[l.name.0 as usize..l.name.1 as usize];
+            if !keep(name) {
+                continue;
+            }
             let name = HeaderName::from_bytes(name).map_err(|_| ErrorKind::InvalidFieldName)?;
             let value = head.slice(l.value.0 as usize..l.value.1 as usize);
             let value =

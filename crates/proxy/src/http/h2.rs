@@ -8,7 +8,7 @@ use super::affinity::Affinity;
 use super::client::{self, Body, BoxError};
 use super::headers::{
     Deferred, Forwarding, add_forwarding_deferred, add_via, ensure_request_id, host_of,
-    strip_hop_by_hop,
+    strip_hop_by_hop, strip_hop_by_hop_but_length,
 };
 use super::log::Access;
 use super::respond::Cause;
@@ -287,11 +287,7 @@ fn rewrite_response(
     log: &mut Access,
 ) -> Response<Body> {
     let (mut parts, body) = resp.into_parts();
-    let length = parts.headers.get(CONTENT_LENGTH).cloned();
-    strip_hop_by_hop(&mut parts.headers);
-    if let Some(length) = length {
-        parts.headers.insert(CONTENT_LENGTH, length);
-    }
+    strip_hop_by_hop_but_length(&mut parts.headers);
     if ctx.http.via {
         add_via(&mut parts.headers, parts.version);
     }

@@ -62,12 +62,24 @@ fn hop_by_hop(name: &HeaderName) -> bool {
 /// One pass over the names says which are present: most messages carry only Connection and
 /// Content-Length, which are then removed without allocating.
 pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    strip(headers, 0);
+}
+
+/// [`strip_hop_by_hop`], keeping Content-Length (a response passed on with its length).
+pub(crate) fn strip_hop_by_hop_but_length(headers: &mut HeaderMap) {
+    strip(headers, 1 << 1);
+}
+
+/// Removes the [`HOP_BY_HOP`] fields but those in the `kept` bits, and the fields the
+/// Connection field names.
+fn strip(headers: &mut HeaderMap, kept: u16) {
     let mut present = 0u16;
     for name in headers.keys() {
         if let Some(i) = hop_index(name.as_str()) {
             present |= 1 << i;
         }
     }
+    present &= !kept;
     if present == 0 {
         return;
     }
@@ -344,6 +356,16 @@ mod tests {
         strip_hop_by_hop(&mut h);
         assert_eq!(h.len(), 1);
         assert!(h.contains_key("x-kept"));
+    }
+
+    #[test]
+    fn the_length_can_stay() {
+        let mut h = HeaderMap::new();
+        h.insert(CONNECTION, HeaderValue::from_static("keep-alive"));
+        h.insert(CONTENT_LENGTH, HeaderValue::from_static("3"));
+        strip_hop_by_hop_but_length(&mut h);
+        assert_eq!(h.len(), 1);
+        assert_eq!(h[CONTENT_LENGTH], "3");
     }
 
     #[test]

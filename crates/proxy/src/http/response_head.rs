@@ -97,7 +97,7 @@ pub(crate) fn write(head: &RawResponseHead, rules: &Rules, added: &Added<'_>, ou
 
 /// The field names the response's Connection field lists (other than the hop-by-hop ones,
 /// which go anyway): usually none, so nothing is allocated.
-fn connection_named(head: &RawResponseHead) -> Vec<&[u8]> {
+pub(super) fn connection_named(head: &RawResponseHead) -> Vec<&[u8]> {
     let mut named = Vec::new();
     for value in head.fields.get_all("connection") {
         for option in value.split(|&b| b == b',') {

@@ -6,10 +6,11 @@
 
 use super::client::{Body, BoxError};
 use super::exchange::{UpErr, read_response};
-use super::headers::Deferred;
+use super::headers::{Deferred, hop_by_hop_raw};
 use super::io::write_all;
 use super::pool::{Pool, Upstream};
 use super::respond::Cause;
+use super::response_head::connection_named;
 use super::route::Rules;
 use bytes::{Buf, Bytes, BytesMut};
 use fulcrum_h1::{ChunkedDecoder, Event, Framing, RawResponseHead};
@@ -112,9 +113,17 @@ pub(crate) async fn send(
     }
     let status = head.status;
     let body = body(up, buf, &head, home);
+    // Hop-by-hop fields are left out here rather than removed from the map later (but the
+    // length, passed on, and a Connection field that names others, for the caller).
+    let names_others = !connection_named(&head).is_empty();
+    let keep = |name: &[u8]| {
+        !hop_by_hop_raw(name)
+            || name.eq_ignore_ascii_case(b"content-length")
+            || (names_others && name.eq_ignore_ascii_case(b"connection"))
+    };
     let headers = head
         .fields
-        .into_header_map()
+        .into_header_map_where(keep)
         .map_err(|_| Failed::Cause(Cause::BadResponse))?;
     let mut response = Response::new(body);
     *response.status_mut() = status;
