@@ -59,18 +59,21 @@ fn refusing() -> SocketAddr {
     listener.local_addr().unwrap()
 }
 
-/// Runs h2load (one connection, one stream at a time) and returns its report.
-fn h2load(listen: SocketAddr, requests: usize, f: &Fulcrum) -> String {
-    let n = requests.to_string();
-    let url = format!("http://{listen}/retry");
+/// Runs h2load (one connection, `streams` at a time) for `requests` GETs of `path`, and
+/// asserts every one was answered 2xx.
+fn h2load_all_ok(listen: SocketAddr, path: &str, requests: usize, streams: usize, f: &Fulcrum) {
+    let (n, m) = (requests.to_string(), streams.to_string());
+    let url = format!("http://{listen}{path}");
     let out = run_cmd(
         "h2load",
-        &args(&["-n", &n, "-c", "1", "-m", "1", &url]),
+        &args(&["-n", &n, "-c", "1", "-m", &m, &url]),
         b"",
         Duration::from_secs(20),
     );
     assert!(out.ok(), "h2load: {}{}", out.describe(), f.diag());
-    out.stdout_text()
+    let report = out.stdout_text();
+    let all_ok = format!("status codes: {requests} 2xx, 0 3xx, 0 4xx, 0 5xx");
+    assert!(report.contains(&all_ok), "{report}{}", f.diag());
 }
 
 #[test]
@@ -80,12 +83,7 @@ fn a_retryable_status_is_tried_again_on_another_backend() {
     let cluster =
         "balance = \"round_robin\"\n[cluster.retry]\nattempts = 1\non = [503]\nbackoff = \"1ms\"";
     let (f, listen) = start_http("cluster = \"c\"", &[failing, good.addr()], cluster);
-    let report = h2load(listen, 20, &f);
-    assert!(
-        report.contains("status codes: 20 2xx, 0 3xx, 0 4xx, 0 5xx"),
-        "every request answered by the good backend: {report}{}",
-        f.diag()
-    );
+    h2load_all_ok(listen, "/retry", 20, 1, &f);
     assert!(
         answered.load(SeqCst) >= 5,
         "the failing backend was asked (and its 503s retried): {}",
@@ -99,12 +97,7 @@ fn a_connect_failure_is_tried_again_on_another_backend() {
     let cluster = "balance = \"round_robin\"\nconnect_attempts = 1\n[cluster.retry]\nattempts = 1\n\
                    on = [\"connect-failure\"]\nbackoff = \"1ms\"";
     let (f, listen) = start_http("cluster = \"c\"", &[refusing(), good.addr()], cluster);
-    let report = h2load(listen, 20, &f);
-    assert!(
-        report.contains("status codes: 20 2xx, 0 3xx, 0 4xx, 0 5xx"),
-        "no request failed: {report}{}",
-        f.diag()
-    );
+    h2load_all_ok(listen, "/retry", 20, 1, &f);
     assert_eq!(good.requests().len(), 20, "{}", good.summary());
 }
 
@@ -156,19 +149,7 @@ fn a_persistence_cookie_keeps_an_h2_client_on_its_backend() {
 fn streams_reuse_backend_connections() {
     let b = HttpBackend::start("reuse");
     let (f, listen) = start_http("cluster = \"c\"", &[b.addr()], "");
-    let url = format!("http://{listen}/reuse");
-    let out = run_cmd(
-        "h2load",
-        &args(&["-n", "300", "-c", "1", "-m", "10", &url]),
-        b"",
-        Duration::from_secs(20),
-    );
-    let report = out.stdout_text();
-    assert!(
-        report.contains("status codes: 300 2xx, 0 3xx, 0 4xx, 0 5xx"),
-        "{report}{}",
-        f.diag()
-    );
+    h2load_all_ok(listen, "/reuse", 300, 10, &f);
     assert!(
         b.accepted() <= 10,
         "300 requests, 10 at a time, took {} backend connections",
@@ -278,19 +259,7 @@ fn one_request_per_connection() -> (SocketAddr, Arc<AtomicUsize>) {
 fn a_pooled_connection_found_closed_is_replaced() {
     let (addr, conns) = one_request_per_connection();
     let (f, listen) = start_http("cluster = \"c\"", &[addr], "");
-    let url = format!("http://{listen}/again");
-    let out = run_cmd(
-        "h2load",
-        &args(&["-n", "20", "-c", "1", "-m", "1", &url]),
-        b"",
-        Duration::from_secs(20),
-    );
-    let report = out.stdout_text();
-    assert!(
-        report.contains("status codes: 20 2xx, 0 3xx, 0 4xx, 0 5xx"),
-        "{report}{}",
-        f.diag()
-    );
+    h2load_all_ok(listen, "/again", 20, 1, &f);
     assert!(
         conns.load(SeqCst) >= 20,
         "each request needed a fresh connection"

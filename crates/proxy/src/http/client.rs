@@ -8,7 +8,7 @@ use super::exchange::connect_pooled;
 use super::headers::Deferred;
 use super::log::Access;
 use super::respond::Cause;
-use super::retry::Retry;
+use super::retry;
 use super::route::Route;
 use super::stream_h1;
 use crate::addr_hash::AddrHash;
@@ -207,21 +207,8 @@ pub(crate) async fn forward(
     log: &mut Access,
 ) -> Result<Forwarded, Cause> {
     let cluster = &route.cluster;
-    let limits = &cluster.config.limits;
-    let _in_flight = route
-        .load
-        .enter(Gauge::Requests, limits.max_requests)
-        .ok_or(Cause::Overloaded)?;
+    let (_in_flight, mut retry) = retry::admit(route, plan.bodiless, &parts.method)?;
     let config = &cluster.config.retry;
-    let any_method = route.retry_non_idempotent;
-    let mut retry = Retry::new(
-        config,
-        limits,
-        &route.load,
-        plan.bodiless,
-        &parts.method,
-        any_method,
-    );
     // A request is kept for another try only if one can follow its sending (a connect failure
     // comes before: the request is still here then).
     let resend = retry.possible() && config.on.iter().any(|on| *on != RetryOn::ConnectFailure);

@@ -14,7 +14,7 @@ use super::log::Access;
 use super::pool::{Pool, Upstream};
 use super::respond::{Cause, error_response};
 use super::response_head;
-use super::retry::Retry;
+use super::retry;
 use super::route::{Route, RouteInput};
 use crate::load::Gauge;
 use crate::relay;
@@ -280,19 +280,7 @@ async fn proxy(
     responded: &AtomicBool,
 ) -> Result<bool, Cause> {
     let cluster = &route.cluster;
-    let limits = &cluster.config.limits;
-    let _in_flight = route
-        .load
-        .enter(Gauge::Requests, limits.max_requests)
-        .ok_or(Cause::Overloaded)?;
-    let mut retry = Retry::new(
-        &cluster.config.retry,
-        limits,
-        &route.load,
-        req.framing == Framing::None,
-        &req.method,
-        route.retry_non_idempotent,
-    );
+    let (_in_flight, mut retry) = retry::admit(route, req.framing == Framing::None, &req.method)?;
     let mut tried: Vec<usize> = Vec::new();
     let mut _retrying = None;
     let mut stale_seen = false;

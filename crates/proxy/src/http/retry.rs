@@ -7,6 +7,7 @@
 //! small floor), so retries can never multiply an outage.
 
 use super::respond::Cause;
+use super::route::Route;
 use crate::load::{ClusterLoad, Gauge, Held};
 use fulcrum_config::{CircuitLimits, RetryConfig, RetryOn};
 use http::Method;
@@ -33,8 +34,27 @@ fn idempotent(method: &Method) -> bool {
     )
 }
 
+/// Admits a request to the route's cluster within its `max_requests` breaker: the place it
+/// holds while in flight, and its retry policy (`bodiless` requests can be sent again).
+pub(crate) fn admit<'a>(
+    route: &'a Route,
+    bodiless: bool,
+    method: &Method,
+) -> Result<(Held, Retry<'a>), Cause> {
+    let cluster = &route.cluster;
+    let limits = &cluster.config.limits;
+    let held = route
+        .load
+        .enter(Gauge::Requests, limits.max_requests)
+        .ok_or(Cause::Overloaded)?;
+    let any_method = route.retry_non_idempotent;
+    let config = &cluster.config.retry;
+    let retry = Retry::new(config, limits, &route.load, bodiless, method, any_method);
+    Ok((held, retry))
+}
+
 impl<'a> Retry<'a> {
-    pub(crate) fn new(
+    fn new(
         config: &'a RetryConfig,
         limits: &'a CircuitLimits,
         load: &'a Arc<ClusterLoad>,
