@@ -5,10 +5,10 @@ use http::header::CONTENT_LENGTH;
 use http::{HeaderMap, HeaderValue, Method, StatusCode, Version};
 
 use crate::framing::{Facts, trim};
-use crate::head::{build_fields, find};
+use crate::head::find;
 use crate::raw::{RawFields, build_raw};
 use crate::request::parse_version;
-use crate::scan::{Mode, Scanned, Scanner};
+use crate::scan::{Mode, Scanner};
 use crate::{Error, ErrorKind, Framing, Limits, Parsed};
 
 /// A parsed response head.
@@ -92,25 +92,24 @@ impl ResponseParser {
         *self = Self::new();
     }
 
+    /// Parses a response head, its fields in a `HeaderMap` ([`ResponseParser::parse_raw`],
+    /// then [`RawResponseHead::into_head`]).
     pub fn parse(
         &mut self,
         buf: &[u8],
         limits: &Limits,
         request_method: &Method,
     ) -> Result<Parsed<ResponseHead>, Error> {
-        match self.scanner.scan(buf, limits)? {
-            None => Ok(Parsed::Partial),
-            Some(scanned) => {
-                let head = build(buf, scanned, self.scanner.marks(), request_method)?;
-                Ok(Parsed::Complete {
-                    head,
-                    len: scanned.len,
-                })
-            }
-        }
+        Ok(match self.parse_raw(buf, limits, request_method)? {
+            Parsed::Partial => Parsed::Partial,
+            Parsed::Complete { head, len } => Parsed::Complete {
+                head: head.into_head()?,
+                len,
+            },
+        })
     }
 
-    /// [`ResponseParser::parse`], keeping the fields as received ([`RawResponseHead`]).
+    /// Parses a response head, keeping the fields as received ([`RawResponseHead`]).
     pub fn parse_raw(
         &mut self,
         buf: &[u8],
@@ -157,27 +156,6 @@ fn merge_content_length(headers: &mut HeaderMap) {
     ) {
         headers.insert(CONTENT_LENGTH, HeaderValue::from(n));
     }
-}
-
-fn build(
-    buf: &[u8],
-    scanned: Scanned,
-    marks: &[u32],
-    method: &Method,
-) -> Result<ResponseHead, Error> {
-    let head = &buf[..scanned.len];
-    let (version, status, reason) = status_line(head, scanned.start_end)?;
-    let (headers, facts) = build_fields(head, scanned.fields_start, marks)?;
-    let (framing, keep_alive, tunnel) = delimit(version, status, method, &facts)?;
-    Ok(ResponseHead {
-        status,
-        reason,
-        version,
-        headers,
-        framing,
-        keep_alive,
-        tunnel,
-    })
 }
 
 /// `HTTP/1.1 200 OK`, or `HTTP/1.1 200` without the space before an empty reason; the line
