@@ -6,12 +6,13 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use crate::framing::{Facts, trim};
 use crate::{Error, ErrorKind};
 
+/// Fields a map is sized for beyond those parsed: what a proxy typically inserts (a request
+/// id, a client-certificate field or two); more make the map grow.
+const HEADROOM: usize = 3;
+
 /// Builds the fields of the validated head `head`, whose first field line starts at `line`;
 /// `marks` holds the offsets of each line's colon and CR. Repeated or listed Content-Length
 /// values (all equal, or refused) become one field, so the proxy forwards a single one.
-/// Fields a map is sized for beyond those parsed.
-const HEADROOM: usize = 8;
-
 pub(crate) fn build_fields(
     head: &[u8],
     mut line: usize,
@@ -19,7 +20,6 @@ pub(crate) fn build_fields(
 ) -> Result<(HeaderMap, Facts), Error> {
     let too_many = |_| Error::from(ErrorKind::TooManyHeaders);
     let (pairs, _) = marks.as_chunks::<2>();
-    // Room for the fields a proxy adds (forwarding, Via, request id) without regrowing.
     let mut headers = HeaderMap::try_with_capacity(pairs.len() + HEADROOM).map_err(too_many)?;
     let mut facts = Facts::default();
     for &[colon, end] in pairs {

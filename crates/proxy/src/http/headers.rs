@@ -311,13 +311,13 @@ pub(crate) fn ensure_request_id(headers: &mut HeaderMap, name: &HeaderName) -> H
 fn new_request_id() -> HeaderValue {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut out = [0u8; 32];
-    let words = [
-        fulcrum_balance::rand::thread_rand(),
-        fulcrum_balance::rand::thread_rand(),
+    let random = [
+        fulcrum_balance::rand::thread_rand().to_be_bytes(),
+        fulcrum_balance::rand::thread_rand().to_be_bytes(),
     ];
-    for (i, byte) in out.iter_mut().enumerate() {
-        let word = words[i / 16];
-        *byte = HEX[((word >> (60 - 4 * (i % 16))) & 0xf) as usize];
+    for (pair, byte) in out.chunks_exact_mut(2).zip(random.as_flattened()) {
+        pair[0] = HEX[usize::from(byte >> 4)];
+        pair[1] = HEX[usize::from(byte & 0xf)];
     }
     HeaderValue::from_maybe_shared(bytes::Bytes::copy_from_slice(&out))
         .unwrap_or(HeaderValue::from_static("-"))
