@@ -1,7 +1,10 @@
-//! Backend connections driven by hyper: for requests that arrive over HTTP/2, and for
-//! clusters whose backends speak HTTP/2 (`protocol = "h2"`). HTTP/1.1 connections are kept
-//! per backend, one request at a time each; an HTTP/2 connection per backend carries all of a
-//! worker's requests to it, multiplexed.
+//! Sending a request whose head is an `http::Request` (one that arrived over HTTP/2, or an
+//! HTTP/1.1 one bound for HTTP/2 or TLS backends): [`forward`] admits it within the cluster's
+//! breakers, picks backends by its affinity and tries again as the retry policy allows. Each
+//! try goes through hyper's client, or, for a request without a body to plain HTTP/1.1
+//! backends, through Fulcrum's own path ([`super::stream_h1`]). hyper's HTTP/1.1 connections
+//! are kept per backend, one request at a time each; an HTTP/2 connection per backend carries
+//! all of a worker's requests to it, multiplexed.
 
 use super::affinity::Affinity;
 use super::exchange::connect_pooled;
@@ -184,17 +187,17 @@ pub(crate) struct Plan<'a> {
     pub(crate) added: Option<&'a Deferred>,
 }
 
-/// What came back through hyper: the response, and the persistence cookie to add to it.
+/// What came back: the response, and the persistence cookie to add to it.
 pub(crate) struct Forwarded {
     pub(crate) response: Response<Body>,
     pub(crate) set_cookie: Option<String>,
 }
 
-/// Sends the request to a backend of the route's cluster through hyper: picks a backend (by
-/// the request's [`Affinity`]), reuses or opens a connection of the cluster's protocol, sets
-/// the target as that protocol wants it, and waits for the response head within the
-/// cluster's response timeout. Within the cluster's circuit breakers, and tried again on
-/// another backend as its retry policy allows when the body is empty.
+/// Sends the request to a backend of the route's cluster: picks a backend (by the request's
+/// [`Affinity`]), reuses or opens a connection of the cluster's protocol, sets the target as
+/// that protocol wants it, and waits for the response head within the cluster's response
+/// timeout. Within the cluster's circuit breakers, and tried again on another backend as its
+/// retry policy allows when the body is empty.
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn forward(
     worker: &WorkerCtx,
