@@ -333,3 +333,35 @@ fn hop_by_hop_response_fields_do_not_reach_an_h2_client() {
     assert!(head.contains("x-kept"), "the other fields pass: {text}");
     assert!(head.contains("content-length"), "the length passes: {text}");
 }
+
+/// A backend that answers garbage, too late or not at all gets the client the same errors as
+/// over HTTP/1.1: 502 `bad_response`, 504 `upstream_timeout`, 502 `upstream_reset`.
+#[test]
+fn bad_and_late_answers_become_502_and_504() {
+    let b = HttpBackend::start("errors");
+    let (f, listen) = start_http(
+        "cluster = \"c\"",
+        &[b.addr()],
+        "response_timeout = \"300ms\"",
+    );
+    for (path, status, cause) in [
+        ("/garbage", "502", "bad_response"),
+        ("/delay/1500", "504", "upstream_timeout"),
+        ("/close-early", "502", "upstream_reset"),
+    ] {
+        let url = format!("http://{listen}{path}");
+        let out = run_cmd("nghttp", &args(&["-v", &url]), b"", Duration::from_secs(10));
+        let text = out.stdout_text();
+        assert!(
+            text.contains(&format!(":status: {status}")),
+            "{path}: {text}{}",
+            f.diag()
+        );
+        assert!(
+            text.contains(&format!("x-fulcrum-error: {cause}")),
+            "{path}: {text}"
+        );
+    }
+    // And the next request is served as usual.
+    h2load_all_ok(listen, "/fine", 5, 1, &f);
+}
