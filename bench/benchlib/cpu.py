@@ -61,15 +61,22 @@ def task_cpu_ns(pid: int) -> int:
     return total
 
 
-def stat_cpu_ns(pid: int) -> int:
-    """utime+stime+cutime+cstime of /proc/PID/stat: whole process including threads that
-    have exited and reaped children, but only at clock-tick resolution (10 ms)."""
+def _stat_fields(pid: int) -> list[str] | None:
+    """The fields of /proc/PID/stat after the command name (field 3 of proc(5) first)."""
     try:
         with open(f"/proc/{pid}/stat") as f:
             s = f.read()
     except OSError:
+        return None
+    return s[s.rfind(")") + 2:].split()
+
+
+def stat_cpu_ns(pid: int) -> int:
+    """utime+stime+cutime+cstime of /proc/PID/stat: whole process including threads that
+    have exited and reaped children, but only at clock-tick resolution (10 ms)."""
+    rest = _stat_fields(pid)
+    if rest is None:
         return 0
-    rest = s[s.rfind(")") + 2:].split()
     # fields 14-17 of proc(5) are rest[11:15]
     return sum(int(x) for x in rest[11:15]) * 1_000_000_000 // CLK_TCK
 
@@ -77,12 +84,9 @@ def stat_cpu_ns(pid: int) -> int:
 def stat_kernel_ns(pid: int) -> int:
     """stime+cstime of /proc/PID/stat: the part of stat_cpu_ns spent in the kernel
     (system calls, and the TCP work they do inline), at clock-tick resolution."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            s = f.read()
-    except OSError:
+    rest = _stat_fields(pid)
+    if rest is None:
         return 0
-    rest = s[s.rfind(")") + 2:].split()
     return (int(rest[12]) + int(rest[14])) * 1_000_000_000 // CLK_TCK
 
 
