@@ -44,10 +44,8 @@ impl RawFields {
     }
 
     /// The first value of the fields named `name` (any case).
-    pub fn get(&self, name: &str) -> Option<&[u8]> {
-        self.iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
-            .map(|(_, v)| v)
+    pub fn get<'a>(&'a self, name: &'a str) -> Option<&'a [u8]> {
+        self.get_all(name).next()
     }
 
     /// How many field lines.

@@ -97,11 +97,16 @@ fn version_bytes(version: Version) -> &'static [u8] {
 /// Writes `name: value CRLF` for every field, names in lower case as `HeaderMap` keeps them.
 pub fn write_fields(headers: &HeaderMap, out: &mut Vec<u8>) {
     for (name, value) in headers {
-        out.extend_from_slice(name.as_str().as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(value.as_bytes());
-        out.extend_from_slice(b"\r\n");
+        write_field(name.as_str().as_bytes(), value.as_bytes(), out);
     }
+}
+
+/// Writes one field line, `name: value CRLF`.
+pub fn write_field(name: &[u8], value: &[u8], out: &mut Vec<u8>) {
+    out.extend_from_slice(name);
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value);
+    out.extend_from_slice(b"\r\n");
 }
 
 /// Writes the line that opens a chunk of `len` bytes (`len` in hex, CRLF). Follow it with

@@ -4,8 +4,8 @@
 //! the pipe and from the pipe into another socket without copying them through user space.
 //! Both ends are non-blocking, so a caller drives them from its own readiness loop.
 
+use crate::socket::retry_intr;
 use rustix::fd::{AsFd, OwnedFd};
-use rustix::io::Errno;
 use rustix::pipe::{
     PipeFlags, SpliceFlags, fcntl_getpipe_size, fcntl_setpipe_size, pipe_with, splice,
 };
@@ -49,12 +49,12 @@ impl Pipe {
 
     /// Moves up to `len` bytes from `src` (a socket) into the pipe. `Ok(0)` means end of stream.
     pub fn fill_from<Fd: AsFd>(&self, src: Fd, len: usize) -> io::Result<usize> {
-        retry_eintr(|| splice(&src, None, &self.write, None, len, flags()))
+        retry_intr(|| splice(&src, None, &self.write, None, len, flags()))
     }
 
     /// Moves up to `len` bytes from the pipe into `dst` (a socket).
     pub fn drain_into<Fd: AsFd>(&self, dst: Fd, len: usize) -> io::Result<usize> {
-        retry_eintr(|| splice(&self.read, None, &dst, None, len, flags()))
+        retry_intr(|| splice(&self.read, None, &dst, None, len, flags()))
     }
 }
 
@@ -69,15 +69,6 @@ pub fn user_pages_soft_limit() -> Option<usize> {
     match text.trim().parse::<usize>().ok()? {
         0 => None,
         pages => Some(pages),
-    }
-}
-
-fn retry_eintr(mut f: impl FnMut() -> Result<usize, Errno>) -> io::Result<usize> {
-    loop {
-        match f() {
-            Err(Errno::INTR) => continue,
-            other => return other.map_err(io::Error::from),
-        }
     }
 }
 

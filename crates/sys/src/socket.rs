@@ -96,7 +96,8 @@ pub fn recv_now<S: std::os::fd::AsFd>(s: &S, buf: &mut [u8]) -> io::Result<usize
     retry_intr(|| rustix::net::recv(s, &mut *buf, flags).map(|(read, _)| read))
 }
 
-fn retry_intr<T>(mut f: impl FnMut() -> rustix::io::Result<T>) -> io::Result<T> {
+/// Runs a system call again while it is interrupted by a signal (`EINTR`).
+pub(crate) fn retry_intr<T>(mut f: impl FnMut() -> rustix::io::Result<T>) -> io::Result<T> {
     loop {
         match f() {
             Err(rustix::io::Errno::INTR) => continue,

@@ -93,13 +93,7 @@ pub(crate) async fn proxy(
         log,
     );
     let (fed, response) = tokio::join!(feed, send);
-    let client::Forwarded {
-        mut response,
-        set_cookie,
-    } = response?;
-    if let Some(v) = set_cookie.and_then(|v| HeaderValue::from_str(&v).ok()) {
-        response.headers_mut().append(http::header::SET_COOKIE, v);
-    }
+    let response = response?;
     if let Err(e) = fed {
         return Err(match e {
             BodyError::SourceIdle => Cause::RequestTimeout,

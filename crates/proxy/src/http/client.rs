@@ -187,17 +187,12 @@ pub(crate) struct Plan<'a> {
     pub(crate) added: Option<&'a Deferred>,
 }
 
-/// What came back: the response, and the persistence cookie to add to it.
-pub(crate) struct Forwarded {
-    pub(crate) response: Response<Body>,
-    pub(crate) set_cookie: Option<String>,
-}
-
 /// Sends the request to a backend of the route's cluster: picks a backend (by the request's
 /// [`Affinity`]), reuses or opens a connection of the cluster's protocol, sets the target as
 /// that protocol wants it, and waits for the response head within the cluster's response
 /// timeout. Within the cluster's circuit breakers, and tried again on another backend as its
-/// retry policy allows when the body is empty.
+/// retry policy allows when the body is empty. The response carries the persistence cookie,
+/// if the cluster sets one.
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn forward(
     worker: &WorkerCtx,
@@ -208,7 +203,7 @@ pub(crate) async fn forward(
     plan: Plan<'_>,
     authority: Option<String>,
     log: &mut Access,
-) -> Result<Forwarded, Cause> {
+) -> Result<Response<Body>, Cause> {
     let cluster = &route.cluster;
     let (_in_flight, mut retry) = retry::admit(route, plan.bodiless, &parts.method)?;
     let config = &cluster.config.retry;
@@ -257,12 +252,12 @@ pub(crate) async fn forward(
             Ok((index, response)) if retry.on_status(response.status().as_u16()) => {
                 (Some(index), Cause::UpstreamStatus(response.status()))
             }
-            Ok((index, response)) => {
-                let set_cookie = cluster.persist(peer.ip(), affinity.cookie.as_deref(), index);
-                return Ok(Forwarded {
-                    response,
-                    set_cookie,
-                });
+            Ok((index, mut response)) => {
+                let cookie = cluster.persist(peer.ip(), affinity.cookie.as_deref(), index);
+                if let Some(v) = cookie.and_then(|v| HeaderValue::from_str(&v).ok()) {
+                    response.headers_mut().append(http::header::SET_COOKIE, v);
+                }
+                return Ok(response);
             }
             Err(failed) => failed,
         };
@@ -351,30 +346,51 @@ async fn try_own(
         };
         backend.start_request();
         let sent_at = Instant::now();
-        let result = stream_h1::send(up, outgoing, timeout, home).await;
-        backend.stats.active.fetch_sub(1, Relaxed);
-        let cause = match result {
-            Ok(response) => {
-                cluster.report(index, Outcome::Status(response.status().as_u16()));
-                log.t_first_byte = Some(sent_at.elapsed());
-                backend.finish_request(sent_at.elapsed().as_nanos() as u64, crate::clock::now_ns());
-                return Ok((index, response));
-            }
+        let result = match stream_h1::send(up, outgoing, timeout, home).await {
             Err(stream_h1::Failed::Stale) if !stale_seen => {
+                backend.stats.active.fetch_sub(1, Relaxed);
                 backend.abandon_request();
                 stale_seen = true;
                 continue;
             }
-            Err(stream_h1::Failed::Stale) => Cause::UpstreamReset,
-            Err(stream_h1::Failed::Cause(cause)) => cause,
+            Err(stream_h1::Failed::Stale) => Err(Cause::UpstreamReset),
+            Err(stream_h1::Failed::Cause(cause)) => Err(cause),
+            Ok(response) => Ok(response),
         };
-        backend.abandon_request();
-        let outcome = match cause {
-            Cause::UpstreamTimeout => Outcome::Timeout,
-            _ => Outcome::Reset,
-        };
-        cluster.report(index, outcome);
-        return Err((Some(index), cause));
+        let status = result.as_ref().map(|r| r.status().as_u16()).map_err(|c| *c);
+        settle(route, index, sent_at, status, log);
+        return result
+            .map(|r| (index, r))
+            .map_err(|cause| (Some(index), cause));
+    }
+}
+
+/// The end of one try on backend `index`, sent at `sent_at`: the backend's in-flight count
+/// drops, the outlier detector hears the status or the failure, and the balancer the latency.
+fn settle(
+    route: &Route,
+    index: usize,
+    sent_at: Instant,
+    result: Result<u16, Cause>,
+    log: &mut Access,
+) {
+    let cluster = &route.cluster;
+    let backend = &cluster.backends[index];
+    backend.stats.active.fetch_sub(1, Relaxed);
+    match result {
+        Ok(status) => {
+            cluster.report(index, Outcome::Status(status));
+            log.t_first_byte = Some(sent_at.elapsed());
+            backend.finish_request(sent_at.elapsed().as_nanos() as u64, crate::clock::now_ns());
+        }
+        Err(cause) => {
+            backend.abandon_request();
+            let outcome = match cause {
+                Cause::UpstreamTimeout => Outcome::Timeout,
+                _ => Outcome::Reset,
+            };
+            cluster.report(index, outcome);
+        }
     }
 }
 
@@ -460,31 +476,21 @@ async fn send(
     let request = Request::from_parts(parts, body);
     backend.start_request();
     let sent_at = Instant::now();
-    let result = tokio::time::timeout(timeout, sender.send(request)).await;
-    backend.stats.active.fetch_sub(1, Relaxed);
-    let response = match result {
+    let result = match tokio::time::timeout(timeout, sender.send(request)).await {
         Ok((Ok(response), sender)) => {
-            worker
-                .clients
-                .put(backend.address, sender, cluster.config.pool.max_idle);
-            response
+            let max_idle = cluster.config.pool.max_idle;
+            worker.clients.put(backend.address, sender, max_idle);
+            Ok(response)
         }
         Ok((Err(e), _)) => {
-            backend.abandon_request();
-            cluster.report(index, Outcome::Reset);
             tracing::debug!(backend = %backend.address, error = %e, "backend request failed");
-            return Err(Cause::UpstreamReset);
+            Err(Cause::UpstreamReset)
         }
-        Err(_) => {
-            backend.abandon_request();
-            cluster.report(index, Outcome::Timeout);
-            return Err(Cause::UpstreamTimeout);
-        }
+        Err(_) => Err(Cause::UpstreamTimeout),
     };
-    cluster.report(index, Outcome::Status(response.status().as_u16()));
-    log.t_first_byte = Some(sent_at.elapsed());
-    backend.finish_request(sent_at.elapsed().as_nanos() as u64, crate::clock::now_ns());
-    Ok(response)
+    let status = result.as_ref().map(|r| r.status().as_u16()).map_err(|c| *c);
+    settle(route, index, sent_at, status, log);
+    result
 }
 
 /// HTTP/1.1 backends get an origin-form target and a Host field; HTTP/2 backends an absolute

@@ -4,7 +4,7 @@
 
 use super::HttpRuntime;
 use super::exchange;
-use super::io::{ClientIo, Wire, read_some_until, write_all_within};
+use super::io::{ClientIo, Wire, read_some_timed, read_some_until, write_all_within};
 use super::respond::{Cause, error_response};
 use crate::listener::ListenerRuntime;
 use crate::worker::WorkerCtx;
@@ -101,15 +101,13 @@ pub(crate) fn serve(
         // the runtime's timer wheel and removed again.
         let mut idle = pin!(tokio::time::sleep_until(Instant::now() + http.keepalive));
         loop {
-            // Idle between requests: only this small wait is held, not a request's state (the
-            // deadline is the timer's own, not kept twice).
-            idle.as_mut().reset(Instant::now() + http.keepalive);
+            // Idle between requests: only this small wait is held, not a request's state.
             if conn.buf.is_empty() && !wait_for_request(&conn, idle.as_mut()).await {
                 return;
             }
             // Boxed: a request's state (head, exchange, error answer) lives on the heap only
             // while the request is in flight, so an idle keep-alive connection stays small.
-            let keep_alive = Box::pin(one_request(&mut conn, idle.deadline())).await;
+            let keep_alive = Box::pin(one_request(&mut conn, idle.as_mut())).await;
             if !keep_alive || worker.is_draining() {
                 return;
             }
@@ -117,6 +115,7 @@ pub(crate) fn serve(
                 // Nothing pipelined: give the read buffer back while the connection idles.
                 *conn.buf = BytesMut::new();
             }
+            idle.as_mut().reset(Instant::now() + http.keepalive);
         }
     }
 }
@@ -143,8 +142,9 @@ async fn wait_for_request(c: &Conn<'_>, mut idle: Pin<&mut Sleep>) -> bool {
 }
 
 /// Reads one request head and serves the request; whether the connection may go on.
-async fn one_request(c: &mut Conn<'_>, idle_until: Instant) -> bool {
-    let (head, first_byte) = match read_head(c, idle_until).await {
+/// `idle` is the keep-alive timer, which bounds the wait for the head's first bytes.
+async fn one_request(c: &mut Conn<'_>, idle: Pin<&mut Sleep>) -> bool {
+    let (head, first_byte) = match read_head(c, idle).await {
         Ok(read) => read,
         Err(Stop::Quiet) => return false,
         Err(Stop::Reject(cause)) => {
@@ -157,7 +157,10 @@ async fn one_request(c: &mut Conn<'_>, idle_until: Instant) -> bool {
 
 /// Reads until a whole request head is buffered, within the keep-alive timeout for the first
 /// byte and the header timeout from the first byte on (slowloris).
-async fn read_head(c: &mut Conn<'_>, idle_until: Instant) -> Result<(RequestHead, Instant), Stop> {
+async fn read_head(
+    c: &mut Conn<'_>,
+    mut idle: Pin<&mut Sleep>,
+) -> Result<(RequestHead, Instant), Stop> {
     let mut parser = RequestParser::new();
     let mut first_byte = (!c.buf.is_empty()).then(Instant::now);
     loop {
@@ -178,7 +181,7 @@ async fn read_head(c: &mut Conn<'_>, idle_until: Instant) -> Result<(RequestHead
             Some(t) => read_some_until(c.client, c.buf, t + c.http.header_timeout).await,
             None => {
                 // wait_for_request has seen the socket readable: read at once.
-                let idle = read_some_until(c.client, c.buf, idle_until);
+                let idle = read_some_timed(c.client, c.buf, idle.as_mut());
                 let drain = c.worker.drain_started.notified();
                 if c.worker.is_draining() {
                     return Err(Stop::Quiet);

@@ -212,13 +212,7 @@ async fn route_and_send(
         added: added.as_ref(),
     };
     let forwarded = client::forward(worker, ctx.peer, route, parts, body, plan, authority, log);
-    let client::Forwarded {
-        mut response,
-        set_cookie,
-    } = forwarded.await?;
-    if let Some(v) = set_cookie.and_then(|v| HeaderValue::from_str(&v).ok()) {
-        response.headers_mut().append(http::header::SET_COOKIE, v);
-    }
+    let response = forwarded.await?;
     Ok(rewrite_response(ctx, route, response, request_id, log))
 }
 

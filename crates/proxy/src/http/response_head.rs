@@ -8,7 +8,7 @@
 
 use super::headers::hop_by_hop_raw;
 use super::route::Rules;
-use fulcrum_h1::{Framing, RawResponseHead};
+use fulcrum_h1::{Framing, RawResponseHead, write_field};
 use http::{HeaderName, HeaderValue, Version};
 
 /// What Fulcrum adds to a response head.
@@ -48,12 +48,12 @@ pub(crate) fn write(head: &RawResponseHead, rules: &Rules, added: &Added<'_>, ou
             continue;
         }
         if !replaced(name) && !named.iter().any(|n| name.eq_ignore_ascii_case(n)) {
-            field(out, name, value);
+            write_field(name, value, out);
         }
     }
     let mut ours = |name: &str, value: &[u8]| {
         if !replaced(name.as_bytes()) {
-            field(out, name.as_bytes(), value);
+            write_field(name.as_bytes(), value, out);
         }
     };
     match added.framing {
@@ -83,14 +83,14 @@ pub(crate) fn write(head: &RawResponseHead, rules: &Rules, added: &Added<'_>, ou
         let overridden = added.request_id.is_some_and(|(n, _)| n == name)
             || (added.connection.is_some() && is(b"connection"));
         if !overridden {
-            field(out, name.as_str().as_bytes(), value.as_bytes());
+            write_field(name.as_str().as_bytes(), value.as_bytes(), out);
         }
     }
     if let Some((name, id)) = added.request_id {
-        field(out, name.as_str().as_bytes(), id.as_bytes());
+        write_field(name.as_str().as_bytes(), id.as_bytes(), out);
     }
     if let Some(connection) = added.connection {
-        field(out, b"connection", connection.as_bytes());
+        write_field(b"connection", connection.as_bytes(), out);
     }
     out.extend_from_slice(b"\r\n");
 }
@@ -111,13 +111,6 @@ pub(super) fn connection_named(head: &RawResponseHead) -> Vec<&[u8]> {
         }
     }
     named
-}
-
-fn field(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
-    out.extend_from_slice(name);
-    out.extend_from_slice(b": ");
-    out.extend_from_slice(value);
-    out.extend_from_slice(b"\r\n");
 }
 
 /// `n` in decimal, in `buf`.

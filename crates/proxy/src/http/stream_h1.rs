@@ -84,9 +84,7 @@ pub(crate) async fn send(
         let host = req
             .authority
             .map_or_else(|| home.addr.to_string(), str::to_owned);
-        out.extend_from_slice(b"host: ");
-        out.extend_from_slice(host.as_bytes());
-        out.extend_from_slice(b"\r\n");
+        fulcrum_h1::write_field(b"host", host.as_bytes(), &mut out);
     }
     fulcrum_h1::write_fields(&parts.headers, &mut out);
     if let Some(added) = req.added {
