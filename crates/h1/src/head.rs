@@ -1,5 +1,6 @@
 //! Phase two of head parsing: split lines that [`crate::scan`] validated into a `HeaderMap`.
 
+use bytes::Bytes;
 use http::header::CONTENT_LENGTH;
 use http::{HeaderMap, HeaderName, HeaderValue};
 
@@ -12,7 +13,8 @@ const HEADROOM: usize = 3;
 
 /// Builds the fields of the validated head `head`, whose first field line starts at `line`;
 /// `marks` holds the offsets of each line's colon and CR. Repeated or listed Content-Length
-/// values (all equal, or refused) become one field, so the proxy forwards a single one.
+/// values (all equal, or refused) become one field, so the proxy forwards a single one. The
+/// values share one copy of the field lines rather than each being copied.
 pub(crate) fn build_fields(
     head: &[u8],
     mut line: usize,
@@ -22,6 +24,9 @@ pub(crate) fn build_fields(
     let (pairs, _) = marks.as_chunks::<2>();
     let mut headers = HeaderMap::try_with_capacity(pairs.len() + HEADROOM).map_err(too_many)?;
     let mut facts = Facts::default();
+    let base = line;
+    let fields_end = pairs.last().map_or(base, |&[_, end]| end as usize);
+    let shared = Bytes::copy_from_slice(&head[base..fields_end]);
     for &[colon, end] in pairs {
         let (colon, end) = (colon as usize, end as usize);
         let name =
@@ -29,7 +34,10 @@ pub(crate) fn build_fields(
         let raw = &head[colon + 1..end];
         let value = trim(raw);
         facts.observe(&name, value)?;
-        let value = HeaderValue::from_bytes(value).map_err(|_| ErrorKind::InvalidFieldValue)?;
+        let start = colon + 1 + leading_space(raw) - base;
+        let value = shared.slice(start..start + value.len());
+        let value =
+            HeaderValue::from_maybe_shared(value).map_err(|_| ErrorKind::InvalidFieldValue)?;
         headers.try_append(name, value).map_err(too_many)?;
         line = end + 2;
     }
@@ -37,6 +45,12 @@ pub(crate) fn build_fields(
         headers.insert(CONTENT_LENGTH, HeaderValue::from(n));
     }
     Ok((headers, facts))
+}
+
+/// How many spaces and tabs `raw` starts with.
+#[inline]
+pub(crate) fn leading_space(raw: &[u8]) -> usize {
+    raw.iter().take_while(|&&b| b == b' ' || b == b'\t').count()
 }
 
 /// Position of the first `byte` in `s`, or `s.len()`.

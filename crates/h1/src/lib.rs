@@ -59,6 +59,7 @@ mod chunked;
 mod error;
 mod framing;
 mod head;
+mod inline;
 mod raw;
 mod request;
 mod response;

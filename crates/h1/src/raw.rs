@@ -9,10 +9,11 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::framing::{Facts, trim};
+use crate::head::leading_space;
 use crate::{Error, ErrorKind};
 
 /// One field line: the name's and the value's byte ranges in the head.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 struct Line {
     name: (u32, u32),
     value: (u32, u32),
@@ -98,8 +99,7 @@ pub(crate) fn build_raw(
         let raw = &head[colon + 1..end];
         let value = trim(raw);
         facts.observe_raw(name, value)?;
-        let lead = raw.iter().take_while(|&&b| b == b' ' || b == b'\t').count();
-        let start = colon + 1 + lead;
+        let start = colon + 1 + leading_space(raw);
         lines.push(Line {
             name: (line as u32, colon as u32),
             value: (start as u32, (start + value.len()) as u32),

@@ -7,6 +7,7 @@
 //! one byte at a time costs linear time, not quadratic. Once it has seen the empty line that
 //! ends the head, phase two ([`crate::head`]) splits the validated lines without re-checking.
 
+use crate::inline::InlineVec;
 use crate::{Error, ErrorKind, Limits};
 
 /// `tchar` of RFC 9110 §5.6.2.
@@ -84,10 +85,13 @@ pub(crate) struct Scanned {
     pub len: usize,
 }
 
+/// For each field line, the offsets of its colon and of its CR: phase two needs no search.
+/// Sixteen lines' marks are kept inline, more than most heads have.
+type Marks = InlineVec<u32, 32>;
+
 #[derive(Clone, Debug)]
 pub(crate) struct Scanner {
-    /// For each field line, the offsets of its colon and of its CR: phase two needs no search.
-    marks: Vec<u32>,
+    marks: Marks,
     finished: bool,
     mode: Mode,
     state: State,
@@ -104,16 +108,10 @@ pub(crate) struct Scanner {
 
 impl Scanner {
     pub(crate) fn new(mode: Mode) -> Self {
-        // Heads are common and have fields; trailer sections are rare.
-        let marks = if mode == Mode::Fields {
-            Vec::new()
-        } else {
-            Vec::with_capacity(32)
-        };
-        Scanner::fresh(mode, marks)
+        Scanner::fresh(mode, Marks::new())
     }
 
-    fn fresh(mode: Mode, marks: Vec<u32>) -> Self {
+    fn fresh(mode: Mode, marks: Marks) -> Self {
         Scanner {
             marks,
             finished: false,
@@ -133,14 +131,14 @@ impl Scanner {
 
     /// Starts over, keeping the allocation.
     pub(crate) fn restart(&mut self) {
-        let mut marks = std::mem::take(&mut self.marks);
+        let mut marks = std::mem::replace(&mut self.marks, Marks::new());
         marks.clear();
         *self = Scanner::fresh(self.mode, marks);
     }
 
     /// The colon and CR offsets of each field line of the head the last scan finished.
     pub(crate) fn marks(&self) -> &[u32] {
-        &self.marks
+        self.marks.as_slice()
     }
 
     /// Scans `buf` from where the last call stopped, or from its start after a finished head.

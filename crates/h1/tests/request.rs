@@ -57,6 +57,45 @@ fn resumable_parser_fed_byte_by_byte() {
 }
 
 #[test]
+fn many_fields_fed_in_pieces_keep_their_order() {
+    // More field lines than the scanner keeps inline, arriving a few bytes at a time.
+    let mut raw = String::from("GET / HTTP/1.1\r\nHost: h\r\n");
+    for i in 0..40 {
+        raw.push_str(&format!("X-F{i}: v{i}\r\n"));
+    }
+    raw.push_str("\r\n");
+    let mut parser = RequestParser::new();
+    let bytes = raw.as_bytes();
+    for end in (0..bytes.len()).step_by(7) {
+        assert_eq!(
+            parser.parse(&bytes[..end], &Limits::default()),
+            Ok(Parsed::Partial)
+        );
+    }
+    let Ok(Parsed::Complete { head, .. }) = parser.parse(bytes, &Limits::default()) else {
+        panic!("not parsed")
+    };
+    assert_eq!(head.headers.len(), 41);
+    for i in 0..40 {
+        assert_eq!(
+            head.headers[format!("x-f{i}").as_str()],
+            format!("v{i}").as_str()
+        );
+    }
+    // The parser starts over with its marks cleared.
+    assert_eq!(ok("GET / HTTP/1.1\r\nHost: a\r\n\r\n").headers.len(), 1);
+    let again = parser.parse(
+        b"GET / HTTP/1.1\r\nHost: a\r\nB: c\r\n\r\n",
+        &Limits::default(),
+    );
+    let Ok(Parsed::Complete { head, .. }) = again else {
+        panic!("not parsed")
+    };
+    assert_eq!(head.headers["b"], "c");
+    assert_eq!(head.headers.len(), 2);
+}
+
+#[test]
 fn leading_empty_lines() {
     ok("\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n");
     ok("\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n");

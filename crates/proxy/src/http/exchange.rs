@@ -97,8 +97,9 @@ async fn route_and_proxy(
     {
         return fail(c, Cause::BodyTooLarge, req, log).await;
     }
-    let authority = head.authority().map(str::to_owned);
-    let host = authority.as_deref().map(host_of);
+    let authority = head.authority_value();
+    let authority_str = authority.as_ref().and_then(|a| a.to_str().ok());
+    let host = authority_str.map(host_of);
     let input = RouteInput {
         method: &head.method,
         host: host.as_deref(),
@@ -121,7 +122,7 @@ async fn route_and_proxy(
         }
         req.early.store(false, Relaxed);
     }
-    let mut upstream_head = rewrite(c, &mut head, route, authority.as_deref(), !bridged);
+    let mut upstream_head = rewrite(c, &mut head, route, authority.as_ref(), !bridged);
     if req.early.load(Relaxed) {
         let (marked, ours) = super::early::mark(upstream_head, &head.headers);
         upstream_head = marked;
@@ -173,7 +174,7 @@ fn rewrite(
     c: &Conn<'_>,
     head: &mut RequestHead,
     route: &Route,
-    authority: Option<&str>,
+    authority: Option<&HeaderValue>,
     direct: bool,
 ) -> Vec<u8> {
     let upgrade = if head.upgrade {
@@ -197,11 +198,6 @@ fn rewrite(
         let pq = head.uri.path_and_query().map_or("/", |pq| pq.as_str());
         target = pq.parse::<Uri>().unwrap_or_else(|_| Uri::from_static("/"));
     }
-    let host_value = match (head.headers.get(HOST), authority) {
-        (Some(h), Some(a)) if h.as_bytes() == a.as_bytes() => Some(h.clone()),
-        (_, Some(a)) => HeaderValue::from_str(a).ok(),
-        (_, None) => None,
-    };
     super::set_client_cert_headers(
         &mut head.headers,
         &c.http.client_cert_headers,
@@ -211,9 +207,9 @@ fn rewrite(
         mode: c.http.forwarded,
         client: c.peer.ip(),
         proto: c.client.scheme(),
-        host: authority,
+        host: authority.and_then(|a| a.to_str().ok()),
         client_value: c.peer_value.clone(),
-        host_value,
+        host_value: authority.cloned(),
     };
     let via = c.http.via.then_some(head.version);
     let added = add_forwarding_deferred(&mut head.headers, &forwarding, via);
@@ -474,23 +470,14 @@ async fn exchange(
     let (client, http) = (ctx.client, ctx.http);
     // Small to start: most responses fit; the buffers grow for the ones that do not.
     let mut ubuf = BytesMut::with_capacity(4096);
-    let mut out = Vec::with_capacity(head.len() + 512);
-    out.extend_from_slice(head);
     let sent_at = (log.recording || route.cluster.uses_latency()).then(Instant::now);
     let (sent, result) = {
-        let mut src = Source {
+        let src = Source {
             stream: client,
             buf: &mut *c.buf,
             idle: http.body_idle,
         };
-        let send = body::forward(
-            &mut src,
-            &up.stream,
-            req.framing,
-            Reframe::Same,
-            &mut out,
-            http.max_body,
-        );
+        let send = send_request(src, &up.stream, head, req.framing, http.max_body);
         tokio::pin!(send);
         let mut sent: Option<Result<u64, BodyError>> = None;
         let response = {
@@ -578,6 +565,26 @@ async fn exchange(
             .put(addr, up, cfg.pool.max_idle, cfg.pool.idle_timeout);
     }
     Tried::Done(done.client_keep && request_sent)
+}
+
+/// Sends the request head, and its body from `src` after it (the head and the first body
+/// bytes in one write). A head alone is written as it is, without a copy.
+async fn send_request(
+    mut src: Source<'_, ClientIo>,
+    up: &TcpStream,
+    head: &[u8],
+    framing: Framing,
+    max_body: Option<u64>,
+) -> Result<u64, BodyError> {
+    if framing == Framing::None {
+        return write_all(up, head)
+            .await
+            .map(|()| 0)
+            .map_err(BodyError::Sink);
+    }
+    let mut out = Vec::with_capacity(head.len() + 512);
+    out.extend_from_slice(head);
+    body::forward(&mut src, up, framing, Reframe::Same, &mut out, max_body).await
 }
 
 fn client_body_failed(e: &BodyError) -> Tried {
