@@ -27,6 +27,9 @@ class Check:
     op: str            # ">=" or "<="
     value: float
     subject: str = "fulcrum"
+    # A reference target that does none of the subject's work but moves the same bytes (a plain
+    # relay): its ratio to the baseline is printed beside the goal, the least any proxy reaches.
+    floor: str | None = None
 
     def describe(self, metric_label: str) -> str:
         return f"{metric_label}: {self.subject}/{self.baseline} {'≥' if self.op == '>=' else '≤'} {self.value:g}×"

@@ -248,6 +248,10 @@ class Target:
     def start(self, ctx: Ctx, backend_port: int, mode: str) -> tuple[int, procs.Proc | None]:
         raise NotImplementedError
 
+    def own_backends(self) -> list[procs.Proc]:
+        """Backend processes this target started for itself: their CPU counts as the backend's."""
+        return []
+
 
 class Direct(Target):
     name = "direct"
@@ -338,6 +342,17 @@ class FulcrumTcp(Target):
 
 
 TCP_TARGETS = [Direct(), HaproxyTcp(), FulcrumTcp()]
+
+
+class Relay(HaproxyTcp):
+    """A reference, not a peer: haproxy in mode tcp in front of the same backend, relaying the
+    same bytes with no HTTP work. Its CPU per request is the floor for the same system calls."""
+    name = "relay"
+
+    def start(self, ctx, backend_port, mode):
+        port, p = super().start(ctx, backend_port, f"{mode}-relay")
+        _probe(ctx, port, "h1", p)
+        return port, p
 
 
 # ---------------------------------------------------------------- HTTP targets

@@ -93,9 +93,16 @@ def summary_table(res: SuiteResult) -> str:
     return _table(header, rows, ["l", "l"] + ["r"] * (len(header) - 2))
 
 
+FLOOR_NOTE = ("Floor: the same ratio for `relay`, haproxy in mode tcp passing the same bytes between the "
+              "same load and backend with no HTTP (and no TLS) work: what moving those bytes costs "
+              "with the same system calls and segments. A goal below its floor asks for less CPU than "
+              "relaying the bytes takes on this machine.")
+
+
 def checks_table(res: SuiteResult) -> tuple[str, list[dict]]:
     by_key = {sr.scenario.key: sr for sr in res.scenarios}
     rows, out = [], []
+    with_floor = any(c.floor for c in res.suite.checks)
     for c in res.suite.checks:
         sr = by_key.get(c.scenario)
         if sr is None:
@@ -109,9 +116,13 @@ def checks_table(res: SuiteResult) -> tuple[str, list[dict]]:
         else:
             verdict = "PASS" if c.passes(r) else "FAIL"
         goal = f"({c.scenario}) " + c.describe(m.label)
-        rows.append([goal, fmt_ratio(r), verdict])
-        out.append({"goal": goal, "ratio": r, "verdict": verdict})
-    return _table(["goal", "measured", "verdict"], rows, ["l", "r", "l"]), out
+        floor = None
+        if c.floor and c.floor in sr.targets:
+            floor = ratio(sr.median(c.floor, c.metric), sr.median(c.baseline, c.metric))
+        rows.append([goal, fmt_ratio(r), verdict] + ([fmt_ratio(floor) if c.floor else ""] if with_floor else []))
+        out.append({"goal": goal, "ratio": r, "verdict": verdict, "floor": floor})
+    header = ["goal", "measured", "verdict"] + (["floor (relay/baseline)"] if with_floor else [])
+    return _table(header, rows, ["l", "r", "l"] + (["r"] if with_floor else [])), out
 
 
 def rounds_table(sr: ScenarioResult) -> str:
@@ -160,6 +171,8 @@ def markdown(res: SuiteResult, meta: dict) -> str:
     if suite.checks:
         t, _ = checks_table(res)
         out += ["Goals (ratios of medians):", "", t, ""]
+        if any(c.floor for c in suite.checks):
+            out += [FLOOR_NOTE, ""]
     notes = []
     for sr in res.scenarios:
         for t, why in sr.unavailable.items():

@@ -49,11 +49,11 @@ class SuiteResult:
 
 
 def _measure(ctx: Ctx, sc: Scenario, target: str, rnd: int, port: int, proxy: procs.Proc | None,
-             backend: procs.Proc | None, seconds: float) -> Sample:
+             backends: list[procs.Proc], seconds: float) -> Sample:
     s = Sample(target, rnd)
     h0 = cpu.host_stat()
     p0 = cpu.tree_cpu(proxy.pid if proxy else None)
-    b0 = cpu.tree_cpu(backend.pid if backend else None)
+    b0 = [cpu.tree_cpu(b.pid) for b in backends]
     c0 = cpu.children_rusage_ns()
     t0 = time.monotonic()
     try:
@@ -64,13 +64,13 @@ def _measure(ctx: Ctx, sc: Scenario, target: str, rnd: int, port: int, proxy: pr
     finally:
         wall = time.monotonic() - t0
         p1 = cpu.tree_cpu(proxy.pid if proxy else None)
-        b1 = cpu.tree_cpu(backend.pid if backend else None)
+        b1 = [cpu.tree_cpu(b.pid) for b in backends]
         c1 = cpu.children_rusage_ns()
         h1 = cpu.host_stat()
     proxy_ns, proxy_src = cpu.cpu_delta(p0, p1)
     if proxy is None:
         proxy_ns = None
-    backend_ns, _ = cpu.cpu_delta(b0, b1)
+    backend_ns = sum(cpu.cpu_delta(a, b)[0] for a, b in zip(b0, b1))
     s.raw = raw
     hd = cpu.host_delta(h0, h1)
     ours = (proxy_ns or 0) + backend_ns + (c1 - c0)
@@ -184,7 +184,8 @@ def run_scenario(ctx: Ctx, sc: Scenario, rounds: int, seconds: float, warmup: fl
                     if sc.measure is not None:
                         s = _measure_custom(ctx, sc, name, rnd, port, proxy, backend_port, seconds)
                     else:
-                        s = _measure(ctx, sc, name, rnd, port, proxy, backend, seconds)
+                        backends = ([backend] if backend else []) + by_name[name].own_backends()
+                        s = _measure(ctx, sc, name, rnd, port, proxy, backends, seconds)
                     other = s.cpu.get("foreign_pct", 0.0)
                     if s.error:
                         best = s
