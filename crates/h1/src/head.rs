@@ -58,3 +58,19 @@ pub(crate) fn leading_space(raw: &[u8]) -> usize {
 pub(crate) fn find(s: &[u8], byte: u8) -> usize {
     s.iter().position(|&b| b == byte).unwrap_or(s.len())
 }
+
+/// A repeated or listed Content-Length (all values equal, else refused) as one field.
+pub(crate) fn merge_content_length(headers: &mut HeaderMap) {
+    let mut values = headers.get_all(CONTENT_LENGTH).iter();
+    let Some(first) = values.next() else {
+        return;
+    };
+    let listed = values.next().is_some() || first.as_bytes().contains(&b',');
+    let n = first.as_bytes().split(|&b| b == b',').next().map(trim);
+    if let (true, Some(n)) = (
+        listed,
+        n.and_then(|n| std::str::from_utf8(n).ok()?.parse::<u64>().ok()),
+    ) {
+        headers.insert(CONTENT_LENGTH, HeaderValue::from(n));
+    }
+}

@@ -70,7 +70,7 @@ pub use chunked::{ChunkedDecoder, Event, MAX_CHUNK_LINE, MAX_CHUNK_SIZE_DIGITS, 
 pub use error::{Error, ErrorKind};
 pub use framing::{Framing, check_body_size};
 pub use raw::RawFields;
-pub use request::{RequestHead, RequestParser, parse_request};
+pub use request::{RawRequestHead, RequestHead, RequestParser, parse_request};
 pub use response::{RawResponseHead, ResponseHead, ResponseParser, parse_response};
 pub use scan::{MAX_EMPTY_LINES, MAX_METHOD_BYTES};
 pub use write::{

@@ -5,7 +5,8 @@ use http::uri::Scheme;
 use http::{HeaderMap, HeaderValue, Method, Uri, Version};
 
 use crate::framing::{Facts, valid_authority};
-use crate::head::{build_fields, find};
+use crate::head::{find, merge_content_length};
+use crate::raw::{RawFields, build_raw};
 use crate::scan::{Mode, Scanned, Scanner, byte_set};
 use crate::{Error, ErrorKind, Framing, Limits, Parsed};
 
@@ -57,6 +58,53 @@ impl RequestHead {
     }
 }
 
+/// A parsed request head whose fields stay as received ([`RawFields`]): what a proxy that
+/// passes them on needs, without a `HeaderMap`. Validated as [`RequestHead`] is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawRequestHead {
+    pub method: Method,
+    pub uri: Uri,
+    pub version: Version,
+    pub fields: RawFields,
+    pub framing: Framing,
+    pub keep_alive: bool,
+    pub upgrade: bool,
+    pub expect_continue: bool,
+}
+
+impl RawRequestHead {
+    /// [`RequestHead::authority`]: the target's authority, else the Host field's value (if
+    /// not empty, and visible ASCII as a `HeaderValue` would have it).
+    pub fn authority(&self) -> Option<&str> {
+        match self.uri.authority() {
+            Some(authority) => Some(authority.as_str()),
+            None => self
+                .fields
+                .get("host")
+                .filter(|v| {
+                    !v.is_empty() && v.iter().all(|&b| b == b'\t' || (0x20..0x7f).contains(&b))
+                })
+                .and_then(|v| std::str::from_utf8(v).ok()),
+        }
+    }
+
+    /// The same head with its fields in a `HeaderMap` (as [`parse_request`] gives it).
+    pub fn into_head(self) -> Result<RequestHead, Error> {
+        let mut headers = self.fields.into_header_map()?;
+        merge_content_length(&mut headers);
+        Ok(RequestHead {
+            method: self.method,
+            uri: self.uri,
+            version: self.version,
+            headers,
+            framing: self.framing,
+            keep_alive: self.keep_alive,
+            upgrade: self.upgrade,
+            expect_continue: self.expect_continue,
+        })
+    }
+}
+
 /// Parses a request head at the start of `buf`. Each call scans `buf` from its start; use a
 /// [`RequestParser`] to resume where the previous call stopped.
 pub fn parse_request(buf: &[u8], limits: &Limits) -> Result<Parsed<RequestHead>, Error> {
@@ -89,7 +137,24 @@ impl RequestParser {
         *self = Self::new();
     }
 
+    /// Parses a request head, its fields in a `HeaderMap` ([`RequestParser::parse_raw`], then
+    /// [`RawRequestHead::into_head`]).
     pub fn parse(&mut self, buf: &[u8], limits: &Limits) -> Result<Parsed<RequestHead>, Error> {
+        Ok(match self.parse_raw(buf, limits)? {
+            Parsed::Partial => Parsed::Partial,
+            Parsed::Complete { head, len } => Parsed::Complete {
+                head: head.into_head()?,
+                len,
+            },
+        })
+    }
+
+    /// Parses a request head, keeping the fields as received ([`RawRequestHead`]).
+    pub fn parse_raw(
+        &mut self,
+        buf: &[u8],
+        limits: &Limits,
+    ) -> Result<Parsed<RawRequestHead>, Error> {
         match self.scanner.scan(buf, limits)? {
             None => Ok(Parsed::Partial),
             Some(scanned) => {
@@ -108,7 +173,7 @@ fn build(
     scanned: Scanned,
     marks: &[u32],
     limits: &Limits,
-) -> Result<RequestHead, Error> {
+) -> Result<RawRequestHead, Error> {
     let head = &buf[..scanned.len];
     let start = scanned.start;
     let line_end = scanned.start_end;
@@ -125,7 +190,7 @@ fn build(
         return Err(ErrorKind::UriTooLong.into());
     }
     let uri = parse_target(&method, &line[sp1 + 1..sp2])?;
-    let (headers, facts) = build_fields(head, scanned.fields_start, marks)?;
+    let (fields, facts) = build_raw(head, scanned.fields_start, marks)?;
     let framing = framing(version, &facts)?;
     if facts.hosts > 1 {
         return Err(ErrorKind::DuplicateHost.into());
@@ -134,11 +199,11 @@ fn build(
         return Err(ErrorKind::MissingHost.into());
     }
     let http11 = version == Version::HTTP_11;
-    Ok(RequestHead {
+    Ok(RawRequestHead {
         method,
         uri,
         version,
-        headers,
+        fields,
         framing,
         keep_alive: !facts.close && (http11 || facts.keep_alive),
         upgrade: http11 && facts.connection_upgrade && facts.upgrade,

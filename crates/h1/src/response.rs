@@ -1,11 +1,10 @@
 //! Response heads: the status line and response framing (RFC 9112 §6.3).
 
 use bytes::Bytes;
-use http::header::CONTENT_LENGTH;
-use http::{HeaderMap, HeaderValue, Method, StatusCode, Version};
+use http::{HeaderMap, Method, StatusCode, Version};
 
-use crate::framing::{Facts, trim};
-use crate::head::find;
+use crate::framing::Facts;
+use crate::head::{find, merge_content_length};
 use crate::raw::{RawFields, build_raw};
 use crate::request::parse_version;
 use crate::scan::{Mode, Scanner};
@@ -139,22 +138,6 @@ impl ResponseParser {
                 })
             }
         }
-    }
-}
-
-/// A repeated or listed Content-Length (all values equal, else refused) as one field.
-fn merge_content_length(headers: &mut HeaderMap) {
-    let mut values = headers.get_all(CONTENT_LENGTH).iter();
-    let Some(first) = values.next() else {
-        return;
-    };
-    let listed = values.next().is_some() || first.as_bytes().contains(&b',');
-    let n = first.as_bytes().split(|&b| b == b',').next().map(trim);
-    if let (true, Some(n)) = (
-        listed,
-        n.and_then(|n| std::str::from_utf8(n).ok()?.parse::<u64>().ok()),
-    ) {
-        headers.insert(CONTENT_LENGTH, HeaderValue::from(n));
     }
 }
 

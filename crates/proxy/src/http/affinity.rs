@@ -2,10 +2,9 @@
 //! hashes, and the persistence cookie. Shared by every way a request arrives (HTTP/1.1,
 //! HTTP/2) and leaves (Fulcrum's own HTTP/1.1 path, hyper's client).
 
+use super::fields::{Fields, as_text};
 use super::route::Route;
 use fulcrum_config::HashKey;
-use http::HeaderMap;
-use http::header::COOKIE;
 use std::net::IpAddr;
 
 /// Where a request should go: what the route's cluster makes of its hash key and cookie.
@@ -22,7 +21,12 @@ pub(crate) struct Affinity {
 
 impl Affinity {
     /// The affinity of a request for `path` with `headers` from `client`.
-    pub(crate) fn of(route: &Route, path: &str, headers: &HeaderMap, client: IpAddr) -> Affinity {
+    pub(crate) fn of<F: Fields>(
+        route: &Route,
+        path: &str,
+        headers: &F,
+        client: IpAddr,
+    ) -> Affinity {
         let cluster = &route.cluster;
         let hash = cluster
             .uses_hash()
@@ -41,23 +45,22 @@ impl Affinity {
 }
 
 /// The hash of what `key` names; the client's address when the request lacks it.
-fn hash_key(key: &HashKey, path: &str, headers: &HeaderMap, client: IpAddr) -> u64 {
+fn hash_key<F: Fields>(key: &HashKey, path: &str, headers: &F, client: IpAddr) -> u64 {
     use fulcrum_balance::hash::{hash_bytes, hash_ip};
     let found = match key {
         HashKey::ClientIp => None,
         HashKey::Path => Some(hash_bytes(path.as_bytes())),
-        HashKey::Header(name) => headers.get(name.as_str()).map(|v| hash_bytes(v.as_bytes())),
+        HashKey::Header(name) => headers.value_of(name.as_str()).map(hash_bytes),
         HashKey::Cookie(name) => cookie(headers, name).map(|v| hash_bytes(v.as_bytes())),
     };
     found.unwrap_or_else(|| hash_ip(client))
 }
 
 /// The value of cookie `name`, from every Cookie field (HTTP/2 may split them).
-fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+fn cookie<'h, F: Fields>(headers: &'h F, name: &'h str) -> Option<&'h str> {
     headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
+        .values_of("cookie")
+        .filter_map(as_text)
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(k, _)| *k == name)

@@ -22,7 +22,7 @@
 //! `Connection`: the mark is added after hop-by-hop fields are removed).
 
 use super::io::ClientIo;
-use fulcrum_h1::{Framing, RequestHead};
+use fulcrum_h1::{Framing, RawRequestHead};
 use http::Method;
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 
@@ -32,12 +32,12 @@ pub(crate) const EARLY_DATA: HeaderName = HeaderName::from_static("early-data");
 /// The line Fulcrum adds to a serialized request head it forwards in early data.
 const MARK: &[u8] = b"early-data: 1\r\n";
 
-/// Normalizes a client's `Early-Data` and decides whether the request may go to the backend
-/// before the client's handshake completes: `Some(true)` for an early request that may (see
-/// the module doc), `Some(false)` for a request that is not early, waiting for the handshake
-/// first when it was, `None` when the handshake did not complete (close the connection).
-pub(crate) async fn classify(client: &ClientIo, head: &mut RequestHead) -> Option<bool> {
-    normalize(&mut head.headers);
+/// Decides whether the request may go to the backend before the client's handshake
+/// completes: `Some(true)` for an early request that may (see the module doc), `Some(false)`
+/// for a request that is not early, waiting for the handshake first when it was, `None` when
+/// the handshake did not complete (close the connection). A client's `Early-Data` is
+/// [`normalize`]d where the head is rewritten.
+pub(crate) async fn classify(client: &ClientIo, head: &RawRequestHead) -> Option<bool> {
     if !client.in_early_data() {
         return Some(false);
     }

@@ -4,14 +4,16 @@
 
 use super::affinity::Affinity;
 use super::body::{self, BodyError, Reframe, Source};
+use super::early::EARLY_DATA;
 use super::h1::{Conn, Ctx, LINGER, linger};
 use super::headers::{
-    Forwarding, add_forwarding_deferred, ensure_request_id, host_of, keep_upgrade, set_framing,
-    strip_hop_by_hop,
+    Deferred, Forwarding, Present, add_forwarding_deferred, host_of, keep_upgrade, new_request_id,
+    set_framing, strip_hop_by_hop, usable_request_id,
 };
 use super::io::{ClientIo, copy_both, read_some_timed, write_all, write_all_within};
 use super::log::Access;
 use super::pool::{Pool, Upstream};
+use super::request_head;
 use super::respond::{Cause, error_response};
 use super::response_head;
 use super::retry;
@@ -21,8 +23,11 @@ use crate::relay;
 use crate::upstream::{self, Conn as Picked, ConnectError};
 use bytes::{Buf, BytesMut};
 use fulcrum_config::{AccessLogFormat, RetryOn, UpstreamProtocol};
-use fulcrum_h1::{Framing, Limits, Parsed, RawResponseHead, RequestHead, ResponseParser};
-use http::header::{HOST, HeaderValue, UPGRADE};
+use fulcrum_h1::{
+    Framing, Limits, Parsed, RawFields, RawRequestHead, RawResponseHead, RequestHead,
+    ResponseParser,
+};
+use http::header::{HOST, HeaderName, HeaderValue, UPGRADE};
 use http::{Method, StatusCode, Uri, Version};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
@@ -44,6 +49,8 @@ pub(crate) struct Req {
     pub(crate) framing: Framing,
     pub(crate) keep_alive: bool,
     pub(crate) request_id: Option<HeaderValue>,
+    /// The request id is Fulcrum's (the client sent none, or none usable).
+    pub(crate) request_id_made: bool,
     /// TLS 0-RTT ([`super::early`]): the request may go out before the client's handshake
     /// completes; once its head is written, that it went out with Fulcrum's `Early-Data: 1`
     /// (a 425 answer is then retried after the handshake).
@@ -51,7 +58,7 @@ pub(crate) struct Req {
 }
 
 /// Serves one request; returns whether the client connection may carry another.
-pub(crate) async fn run(c: &mut Conn<'_>, mut head: RequestHead, first_byte: Instant) -> bool {
+pub(crate) async fn run(c: &mut Conn<'_>, head: RawRequestHead, first_byte: Instant) -> bool {
     c.listener.stats.requests.fetch_add(1, Relaxed);
     let logging = c.http.access_log != AccessLogFormat::Off;
     let received = logging.then(Instant::now);
@@ -59,15 +66,15 @@ pub(crate) async fn run(c: &mut Conn<'_>, mut head: RequestHead, first_byte: Ins
         Some(t) => Access::start(*c.peer, &head, t - first_byte),
         None => Access::default(),
     };
-    let Some(early) = super::early::classify(c.client, &mut head).await else {
+    let Some(early) = super::early::classify(c.client, &head).await else {
         return false;
     };
     let request_id = c
         .http
         .request_id
         .as_ref()
-        .map(|n| ensure_request_id(&mut head.headers, n));
-    if logging && let Some(id) = &request_id {
+        .map(|n| request_id(&head.fields, n));
+    if logging && let Some((id, _)) = &request_id {
         log.request_id = id.to_str().unwrap_or("").to_owned();
     }
     let req = Req {
@@ -75,7 +82,8 @@ pub(crate) async fn run(c: &mut Conn<'_>, mut head: RequestHead, first_byte: Ins
         version: head.version,
         framing: head.framing,
         keep_alive: head.keep_alive,
-        request_id,
+        request_id_made: request_id.as_ref().is_some_and(|(_, made)| *made),
+        request_id: request_id.map(|(id, _)| id),
         early: AtomicBool::new(early),
     };
     let keep = route_and_proxy(c, head, &req, &mut log).await;
@@ -88,7 +96,7 @@ pub(crate) async fn run(c: &mut Conn<'_>, mut head: RequestHead, first_byte: Ins
 
 async fn route_and_proxy(
     c: &mut Conn<'_>,
-    mut head: RequestHead,
+    head: RawRequestHead,
     req: &Req,
     log: &mut Access,
 ) -> bool {
@@ -97,21 +105,20 @@ async fn route_and_proxy(
     {
         return fail(c, Cause::BodyTooLarge, req, log).await;
     }
-    let authority = head.authority_value();
-    let authority_str = authority.as_ref().and_then(|a| a.to_str().ok());
-    let host = authority_str.map(host_of);
+    let authority = head.authority();
+    let host = authority.map(host_of);
     let input = RouteInput {
         method: &head.method,
         host: host.as_deref(),
         path: head.uri.path(),
         query: head.uri.query(),
-        headers: &head.headers,
+        headers: &head.fields,
     };
     let Some(route) = c.http.router.find(&input) else {
         return fail(c, Cause::NoRoute, req, log).await;
     };
     log.route = route.name.clone();
-    let affinity = Affinity::of(route, head.uri.path(), &head.headers, c.peer.ip());
+    let affinity = Affinity::of(route, head.uri.path(), &head.fields, c.peer.ip());
     // HTTP/2 backends, and backends behind TLS, go through hyper's client.
     let bridged =
         route.cluster.config.protocol == UpstreamProtocol::H2 || route.cluster.tls.is_some();
@@ -122,20 +129,51 @@ async fn route_and_proxy(
         }
         req.early.store(false, Relaxed);
     }
-    let mut upstream_head = rewrite(c, &mut head, route, authority.as_ref(), !bridged);
-    if req.early.load(Relaxed) {
-        let (marked, ours) = super::early::mark(upstream_head, &head.headers);
-        upstream_head = marked;
-        req.early.store(ours, Relaxed);
-    }
+    let host_value = authority.and_then(|a| HeaderValue::from_str(a).ok());
+    let forwarding = forwarding(c, authority, host_value);
+    let via = c.http.via.then_some(head.version);
+    let present = Present::of(head.fields.iter().map(|(name, _)| name));
+    let direct =
+        !bridged && !req.early.load(Relaxed) && raw_rewrites(c, &head, &forwarding, via, present);
+    let (upstream_head, head) = if direct {
+        let added = request_head::Added {
+            framing: head.framing,
+            request_id: c
+                .http
+                .request_id
+                .as_ref()
+                .zip(req.request_id.as_ref())
+                .filter(|_| req.request_id_made),
+            forwarding: &Deferred::new(&forwarding, via, present),
+        };
+        let mut out = Vec::with_capacity(512);
+        request_head::write(&head, &route.request_rules, &added, &mut out);
+        (out, None)
+    } else {
+        let mut head = match head.into_head() {
+            Ok(head) => head,
+            Err(e) => return fail(c, Cause::BadRequest(e.status(), e.reason()), req, log).await,
+        };
+        super::early::normalize(&mut head.headers);
+        if let (Some(name), Some(id)) = (&c.http.request_id, &req.request_id) {
+            head.headers.insert(name.clone(), id.clone());
+        }
+        let mut upstream_head = rewrite(c, &mut head, route, !bridged);
+        if req.early.load(Relaxed) {
+            let (marked, ours) = super::early::mark(upstream_head, &head.headers);
+            upstream_head = marked;
+            req.early.store(ours, Relaxed);
+        }
+        (upstream_head, Some(head).filter(|_| bridged))
+    };
     let responded = AtomicBool::new(false);
     let request_timeout = c.http.request_timeout;
     // The hyper path is boxed: its state is large and would otherwise be carried, and
     // copied, by every HTTP/1.1 request.
     // The futures are made where they are awaited, not bound first: a bound future is moved
     // (copied whole) into the await.
-    let outcome = match (request_timeout, bridged) {
-        (Some(limit), true) => tokio::time::timeout(
+    let outcome = match (request_timeout, head) {
+        (Some(limit), Some(head)) => tokio::time::timeout(
             limit,
             Box::pin(super::bridge::proxy(
                 c, route, &affinity, head, req, log, &responded,
@@ -143,19 +181,19 @@ async fn route_and_proxy(
         )
         .await
         .unwrap_or(Err(Cause::UpstreamTimeout)),
-        (None, true) => {
+        (None, Some(head)) => {
             Box::pin(super::bridge::proxy(
                 c, route, &affinity, head, req, log, &responded,
             ))
             .await
         }
-        (Some(limit), false) => tokio::time::timeout(
+        (Some(limit), None) => tokio::time::timeout(
             limit,
             proxy(c, route, &affinity, &upstream_head, req, log, &responded),
         )
         .await
         .unwrap_or(Err(Cause::UpstreamTimeout)),
-        (None, false) => proxy(c, route, &affinity, &upstream_head, req, log, &responded).await,
+        (None, None) => proxy(c, route, &affinity, &upstream_head, req, log, &responded).await,
     };
     match outcome {
         Ok(keep) => keep,
@@ -167,16 +205,59 @@ async fn route_and_proxy(
     }
 }
 
+/// The request id for a request with `fields`: the client's if it sent a usable one, else a
+/// new one (`true`: made here).
+fn request_id(fields: &RawFields, name: &HeaderName) -> (HeaderValue, bool) {
+    match fields.get(name.as_str()).filter(|v| usable_request_id(v)) {
+        Some(id) => match HeaderValue::from_bytes(id) {
+            Ok(mut id) => {
+                id.set_sensitive(true);
+                (id, false)
+            }
+            Err(_) => (new_request_id(), true),
+        },
+        None => (new_request_id(), true),
+    }
+}
+
+/// What the forwarding fields say about this client and the authority it asked for.
+fn forwarding<'a>(
+    c: &Conn<'_>,
+    authority: Option<&'a str>,
+    host_value: Option<HeaderValue>,
+) -> Forwarding<'a> {
+    Forwarding {
+        mode: c.http.forwarded,
+        client: c.peer.ip(),
+        proto: c.client.scheme(),
+        host: authority,
+        client_value: c.peer_value.clone(),
+        host_value,
+    }
+}
+
+/// Whether [`request_head::write`] can rewrite the request: not when forwarding fields the
+/// client sent must be merged with Fulcrum's, client-certificate fields are configured, the
+/// request is an upgrade or has an absolute- or authority-form target, or the client sent
+/// `Early-Data` (normalized in a map). Those go through [`rewrite`].
+fn raw_rewrites(
+    c: &Conn<'_>,
+    head: &RawRequestHead,
+    forwarding: &Forwarding<'_>,
+    via: Option<Version>,
+    present: Present,
+) -> bool {
+    !head.upgrade
+        && head.uri.authority().is_none()
+        && c.http.client_cert_headers.iter().all(Option::is_none)
+        && head.fields.get(EARLY_DATA.as_str()).is_none()
+        && !present.merges(forwarding, via)
+}
+
 /// Rewrites the request head for the backend and serializes it. With `direct` (the head goes
 /// out as serialized here, not through hyper), Fulcrum's own fields are written straight
 /// after the client's rather than put in `head.headers`.
-fn rewrite(
-    c: &Conn<'_>,
-    head: &mut RequestHead,
-    route: &Route,
-    authority: Option<&HeaderValue>,
-    direct: bool,
-) -> Vec<u8> {
+fn rewrite(c: &Conn<'_>, head: &mut RequestHead, route: &Route, direct: bool) -> Vec<u8> {
     let upgrade = if head.upgrade {
         head.headers.get(UPGRADE).cloned()
     } else {
@@ -203,14 +284,12 @@ fn rewrite(
         &c.http.client_cert_headers,
         c.client.identity(),
     );
-    let forwarding = Forwarding {
-        mode: c.http.forwarded,
-        client: c.peer.ip(),
-        proto: c.client.scheme(),
-        host: authority.and_then(|a| a.to_str().ok()),
-        client_value: c.peer_value.clone(),
-        host_value: authority.cloned(),
-    };
+    let authority = head.authority_value();
+    let forwarding = forwarding(
+        c,
+        authority.as_ref().and_then(|a| a.to_str().ok()),
+        authority.clone(),
+    );
     let via = c.http.via.then_some(head.version);
     let added = add_forwarding_deferred(&mut head.headers, &forwarding, via);
     if !direct {

@@ -9,7 +9,7 @@ use super::respond::{Cause, error_response};
 use crate::listener::ListenerRuntime;
 use crate::worker::WorkerCtx;
 use bytes::{Buf, BytesMut};
-use fulcrum_h1::{Parsed, RequestHead, RequestParser};
+use fulcrum_h1::{Parsed, RawRequestHead, RequestParser};
 use std::future::poll_fn;
 use std::io::ErrorKind;
 use std::net::SocketAddr;
@@ -160,12 +160,12 @@ async fn one_request(c: &mut Conn<'_>, idle: Pin<&mut Sleep>) -> bool {
 async fn read_head(
     c: &mut Conn<'_>,
     mut idle: Pin<&mut Sleep>,
-) -> Result<(RequestHead, Instant), Stop> {
+) -> Result<(RawRequestHead, Instant), Stop> {
     let mut parser = RequestParser::new();
     let mut first_byte = (!c.buf.is_empty()).then(Instant::now);
     loop {
         if !c.buf.is_empty() {
-            match parser.parse(c.buf, &c.http.limits) {
+            match parser.parse_raw(c.buf, &c.http.limits) {
                 Ok(Parsed::Complete { head, len }) => {
                     c.buf.advance(len);
                     return Ok((head, first_byte.unwrap_or_else(Instant::now)));

@@ -143,6 +143,40 @@ pub(crate) struct Deferred {
     via: Option<&'static str>,
 }
 
+/// Which of the fields Fulcrum adds to a request the client sent already.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Present {
+    forwarded_for: bool,
+    proto: bool,
+    host: bool,
+    via: bool,
+}
+
+impl Present {
+    /// From the names of the request's fields (any case).
+    pub(crate) fn of<'a>(names: impl Iterator<Item = &'a [u8]>) -> Present {
+        let mut p = Present::default();
+        for name in names {
+            let is = |n: &HeaderName| name.eq_ignore_ascii_case(n.as_str().as_bytes());
+            p.forwarded_for |= is(&X_FORWARDED_FOR);
+            p.proto |= is(&X_FORWARDED_PROTO);
+            p.host |= is(&X_FORWARDED_HOST);
+            p.via |= is(&VIA);
+        }
+        p
+    }
+
+    /// Whether adding the forwarding fields changes fields the client sent (appends to its
+    /// X-Forwarded-For or Via, replaces its X-Forwarded-Proto) or adds `Forwarded` (always a
+    /// list to extend): more than [`Deferred`] can write.
+    pub(crate) fn merges(&self, f: &Forwarding<'_>, via: Option<Version>) -> bool {
+        let x = matches!(f.mode, ForwardedMode::XForwarded | ForwardedMode::Both);
+        (x && (self.forwarded_for || self.proto || f.client_value.is_none()))
+            || matches!(f.mode, ForwardedMode::Rfc7239 | ForwardedMode::Both)
+            || (via.is_some() && self.via)
+    }
+}
+
 /// Adds X-Forwarded-For/-Proto/-Host and/or `Forwarded` as configured, and Via (as
 /// [`add_via`]) with `via`. Existing X-Forwarded-For, Forwarded and Via values are kept and
 /// ours appended; the fields that merge with nothing are left in the returned [`Deferred`].
@@ -151,27 +185,13 @@ pub(crate) fn add_forwarding_deferred(
     f: &Forwarding<'_>,
     via: Option<Version>,
 ) -> Deferred {
-    let (mut has_for, mut has_proto, mut has_host, mut has_via) = (false, false, false, false);
-    for name in headers.keys() {
-        has_for |= *name == X_FORWARDED_FOR;
-        has_proto |= *name == X_FORWARDED_PROTO;
-        has_host |= *name == X_FORWARDED_HOST;
-        has_via |= *name == VIA;
+    let present = Present::of(headers.keys().map(|n| n.as_str().as_bytes()));
+    let x = matches!(f.mode, ForwardedMode::XForwarded | ForwardedMode::Both);
+    if x && (present.forwarded_for || f.client_value.is_none()) {
+        append_list(headers, &X_FORWARDED_FOR, &f.client.to_string());
     }
-    let mut d = Deferred::default();
-    if matches!(f.mode, ForwardedMode::XForwarded | ForwardedMode::Both) {
-        match &f.client_value {
-            Some(v) if !has_for => d.forwarded_for = Some(v.clone()),
-            _ => append_list(headers, &X_FORWARDED_FOR, &f.client.to_string()),
-        }
-        if has_proto {
-            headers.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static(f.proto));
-        } else {
-            d.proto = Some(f.proto);
-        }
-        if !has_host {
-            d.host = f.host_value.clone();
-        }
+    if x && present.proto {
+        headers.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static(f.proto));
     }
     if matches!(f.mode, ForwardedMode::Rfc7239 | ForwardedMode::Both) {
         let node = match f.client {
@@ -185,17 +205,35 @@ pub(crate) fn add_forwarding_deferred(
         }
         append_list(headers, &FORWARDED, &element);
     }
-    if let Some(version) = via {
-        if has_via {
-            append_list(headers, &VIA, via_hop(version));
-        } else {
-            d.via = Some(via_hop(version));
-        }
+    if let Some(version) = via
+        && present.via
+    {
+        append_list(headers, &VIA, via_hop(version));
     }
-    d
+    Deferred::new(f, via, present)
 }
 
 impl Deferred {
+    /// The forwarding fields and Via that merge with nothing the client sent (`present`).
+    pub(crate) fn new(f: &Forwarding<'_>, via: Option<Version>, present: Present) -> Deferred {
+        let mut d = Deferred::default();
+        if matches!(f.mode, ForwardedMode::XForwarded | ForwardedMode::Both) {
+            if !present.forwarded_for {
+                d.forwarded_for = f.client_value.clone();
+            }
+            if !present.proto {
+                d.proto = Some(f.proto);
+            }
+            if !present.host {
+                d.host = f.host_value.clone();
+            }
+        }
+        if !present.via {
+            d.via = via.map(via_hop);
+        }
+        d
+    }
+
     fn fields(&self) -> impl Iterator<Item = (&HeaderName, &[u8])> {
         [
             (
@@ -278,21 +316,23 @@ fn append_list(headers: &mut HeaderMap, name: &HeaderName, item: &str) {
 /// encoding an h2c response's head).
 pub(crate) fn ensure_request_id(headers: &mut HeaderMap, name: &HeaderName) -> HeaderValue {
     if let Some(id) = headers.get_mut(name)
-        && !id.is_empty()
-        && id.len() <= 128
-        && id.to_str().is_ok()
+        && usable_request_id(id.as_bytes())
     {
         id.set_sensitive(true);
         return id.clone();
     }
-    let mut id = new_request_id();
-    id.set_sensitive(true);
+    let id = new_request_id();
     headers.insert(name.clone(), id.clone());
     id
 }
 
-/// 128 random bits as 32 hex digits.
-fn new_request_id() -> HeaderValue {
+/// Whether a client's request id is kept: up to 128 bytes of visible ASCII.
+pub(crate) fn usable_request_id(id: &[u8]) -> bool {
+    !id.is_empty() && id.len() <= 128 && super::fields::as_text(id).is_some()
+}
+
+/// 128 random bits as 32 hex digits, marked sensitive (see [`ensure_request_id`]).
+pub(crate) fn new_request_id() -> HeaderValue {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut out = [0u8; 32];
     let random = [
@@ -304,8 +344,10 @@ fn new_request_id() -> HeaderValue {
         pair[1] = HEX[usize::from(byte & 0xf)];
     }
     // Owned as an array: one allocation, which the value's clones share.
-    HeaderValue::from_maybe_shared(bytes::Bytes::from_owner(out))
-        .unwrap_or(HeaderValue::from_static("-"))
+    let mut id = HeaderValue::from_maybe_shared(bytes::Bytes::from_owner(out))
+        .unwrap_or(HeaderValue::from_static("-"));
+    id.set_sensitive(true);
+    id
 }
 
 /// Lower-case host without port, from an authority (`Example.COM:8080` -> `example.com`);

@@ -5,6 +5,7 @@
 //! milliseconds (request head received, backend connected, first response byte, total) and
 //! how the exchange ended. JSON carries the same fields by name.
 
+use super::fields::{Fields, as_text};
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -57,7 +58,7 @@ impl Access {
     /// A line for `head` from `client`, whose head took `t_request` to arrive.
     pub(crate) fn start(
         client: SocketAddr,
-        head: &fulcrum_h1::RequestHead,
+        head: &fulcrum_h1::RawRequestHead,
         t_request: Duration,
     ) -> Access {
         let version = if head.version == http::Version::HTTP_10 {
@@ -69,7 +70,7 @@ impl Access {
         Access {
             recording: true,
             t_request,
-            ..Access::request(client, &head.method, &target, version, &head.headers)
+            ..Access::request(client, &head.method, &target, version, &head.fields)
         }
     }
 
@@ -78,12 +79,12 @@ impl Access {
         method: &http::Method,
         target: &str,
         version: &'static str,
-        headers: &http::HeaderMap,
+        headers: &impl Fields,
     ) -> Access {
         let field = |name| {
             headers
-                .get(name)
-                .and_then(|v| v.to_str().ok())
+                .value_of(name)
+                .and_then(as_text)
                 .unwrap_or("")
                 .to_string()
         };
@@ -92,8 +93,8 @@ impl Access {
             method: method.to_string(),
             target: target.to_string(),
             version,
-            referer: field(http::header::REFERER),
-            user_agent: field(http::header::USER_AGENT),
+            referer: field("referer"),
+            user_agent: field("user-agent"),
             end: "ok",
             ..Access::default()
         }

@@ -8,7 +8,7 @@
 
 use super::headers::hop_by_hop_raw;
 use super::route::Rules;
-use fulcrum_h1::{Framing, RawResponseHead, write_field};
+use fulcrum_h1::{Framing, RawFields, RawResponseHead, write_field};
 use http::{HeaderName, HeaderValue, Version};
 
 /// What Fulcrum adds to a response head.
@@ -29,7 +29,7 @@ pub(crate) struct Added<'a> {
 /// Writes the whole head (status line, fields, empty line) of `head` as rewritten.
 pub(crate) fn write(head: &RawResponseHead, rules: &Rules, added: &Added<'_>, out: &mut Vec<u8>) {
     fulcrum_h1::write_status_line(Version::HTTP_11, head.status, &head.reason, out);
-    let named = connection_named(head);
+    let named = connection_named(&head.fields);
     let replaced = |name: &[u8]| {
         rules.drops(name)
             || added
@@ -97,9 +97,9 @@ pub(crate) fn write(head: &RawResponseHead, rules: &Rules, added: &Added<'_>, ou
 
 /// The field names the response's Connection field lists (other than the hop-by-hop ones,
 /// which go anyway): usually none, so nothing is allocated.
-pub(super) fn connection_named(head: &RawResponseHead) -> Vec<&[u8]> {
+pub(super) fn connection_named(fields: &RawFields) -> Vec<&[u8]> {
     let mut named = Vec::new();
-    for value in head.fields.get_all("connection") {
+    for value in fields.get_all("connection") {
         for option in value.split(|&b| b == b',') {
             let option = option.trim_ascii();
             if !option.is_empty()
@@ -114,7 +114,7 @@ pub(super) fn connection_named(head: &RawResponseHead) -> Vec<&[u8]> {
 }
 
 /// `n` in decimal, in `buf`.
-fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+pub(super) fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
     let mut at = buf.len();
     loop {
         at -= 1;

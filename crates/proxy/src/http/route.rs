@@ -1,5 +1,6 @@
 //! Routing: the first route whose every condition matches a request wins.
 
+use super::fields::{Fields, as_text};
 use crate::cluster::ClusterRuntime;
 use crate::load::ClusterLoad;
 use fulcrum_config::{HeaderRules, HostMatch, PathMatch, RouteConfig, ValueMatch};
@@ -45,13 +46,13 @@ enum ValueMatcher {
 }
 
 /// What a route looks at in a request.
-pub(crate) struct RouteInput<'a> {
+pub(crate) struct RouteInput<'a, F: Fields> {
     pub(crate) method: &'a Method,
     /// Lower-case host without port, if the request named one.
     pub(crate) host: Option<&'a str>,
     pub(crate) path: &'a str,
     pub(crate) query: Option<&'a str>,
-    pub(crate) headers: &'a HeaderMap,
+    pub(crate) headers: &'a F,
 }
 
 impl Router {
@@ -74,7 +75,7 @@ impl Router {
         Router { routes }
     }
 
-    pub(crate) fn find(&self, input: &RouteInput<'_>) -> Option<&Route> {
+    pub(crate) fn find<F: Fields>(&self, input: &RouteInput<'_, F>) -> Option<&Route> {
         self.routes.iter().find(|r| r.matches(input))
     }
 }
@@ -122,13 +123,13 @@ impl Route {
         })
     }
 
-    fn matches(&self, input: &RouteInput<'_>) -> bool {
+    fn matches<F: Fields>(&self, input: &RouteInput<'_, F>) -> bool {
         self.host_matches(input.host)
             && self.path.as_ref().is_none_or(|p| p.matches(input.path))
             && (self.methods.is_empty() || self.methods.contains(input.method))
             && self.headers.iter().all(|(name, m)| {
-                let mut values = input.headers.get_all(name).iter();
-                values.any(|v| v.to_str().is_ok_and(|v| m.matches(v)))
+                let mut values = input.headers.values_of(name.as_str());
+                values.any(|v| as_text(v).is_some_and(|v| m.matches(v)))
             })
             && self
                 .query

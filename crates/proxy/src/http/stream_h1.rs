@@ -113,7 +113,7 @@ pub(crate) async fn send(
     let body = body(up, buf, &head, home);
     // Hop-by-hop fields are left out here rather than removed from the map later (but the
     // length, passed on, and a Connection field that names others, for the caller).
-    let names_others = !connection_named(&head).is_empty();
+    let names_others = !connection_named(&head.fields).is_empty();
     let keep = |name: &[u8]| {
         !hop_by_hop_raw(name)
             || name.eq_ignore_ascii_case(b"content-length")
