@@ -177,17 +177,15 @@ def write(path: str, text: str) -> str:
     return path
 
 
-def start_nginx(ctx: Ctx, name: str = "nginx", body: str = "hello\n", h2c: bool = False) -> tuple[int, procs.Proc]:
-    """nginx serving a small fixed body; one worker, no access log, long keep-alive.
-
-    With h2c=True it also listens on a second port for cleartext HTTP/2 (prior knowledge),
-    recorded as ctx.backend_extra["h2c_port"] (the "direct" target of h2c scenarios)."""
-    port = procs.free_port()
-    h2_port = procs.free_port() if h2c else None
+def nginx_process(ctx: Ctx, name: str, listen: str, body: str, server_extra: str = "") -> procs.Proc:
+    """nginx serving `body` on `listen` (the rest of a `listen` directive, e.g.
+    "127.0.0.1:PORT backlog=4096", one per line); one worker, no access log, long keep-alive;
+    pinned on the backend CPU. `server_extra`: more lines for the server block."""
     d = os.path.join(ctx.tmp, name)
     os.makedirs(d, exist_ok=True)
     body_escaped = body.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-    h2_listen = f"\n        listen 127.0.0.1:{h2_port} http2 backlog=4096;" if h2c else ""
+    listens = "".join(f"\n        listen {l};" for l in listen.splitlines())
+    extra = "".join(f"\n        {l}" for l in server_extra.splitlines())
     conf = write(os.path.join(d, "nginx.conf"), f"""
 daemon off;
 master_process on;
@@ -204,15 +202,25 @@ http {{
     keepalive_requests 100000000;
     keepalive_timeout 120s;
     client_body_temp_path {d}/body;
-    server {{
-        listen 127.0.0.1:{port} backlog=4096;{h2_listen}
+    server {{{listens}{extra}
         location / {{
             return 200 "{body_escaped}";
         }}
     }}
 }}
 """)
-    p = procs.start(name, ["nginx", "-p", d, "-c", conf, "-e", f"{d}/error.log"], ctx.backend_cpu, ctx.tmp)
+    return procs.start(name, ["nginx", "-p", d, "-c", conf, "-e", f"{d}/error.log"], ctx.backend_cpu, ctx.tmp)
+
+
+def start_nginx(ctx: Ctx, name: str = "nginx", body: str = "hello\n", h2c: bool = False) -> tuple[int, procs.Proc]:
+    """nginx serving a small fixed body ([`nginx_process`]).
+
+    With h2c=True it also listens on a second port for cleartext HTTP/2 (prior knowledge),
+    recorded as ctx.backend_extra["h2c_port"] (the "direct" target of h2c scenarios)."""
+    port = procs.free_port()
+    h2_port = procs.free_port() if h2c else None
+    listen = f"127.0.0.1:{port} backlog=4096" + (f"\n127.0.0.1:{h2_port} http2 backlog=4096" if h2c else "")
+    p = nginx_process(ctx, name, listen, body)
     procs.wait_listening(port, p)
     procs.http_probe(port)
     ctx.backend_extra = {"body": body}

@@ -198,37 +198,9 @@ def _start_nginx_tls(ctx, kind: str) -> tuple[int, procs.Proc]:
     plain backend does: the backend of the `relay` reference."""
     cert, key, _ = _certs(ctx, kind)
     port = procs.free_port()
-    d = os.path.join(ctx.tmp, "nginx-tls")
-    os.makedirs(d, exist_ok=True)
-    body = ctx.backend_extra.get("body", "hello\n").replace("\n", "\\n")
-    conf = peers.write(os.path.join(d, "nginx.conf"), f"""
-daemon off;
-master_process on;
-worker_processes 1;
-worker_rlimit_nofile 16384;
-pid {d}/nginx.pid;
-error_log {d}/error.log warn;
-events {{
-    worker_connections 8192;
-}}
-http {{
-    access_log off;
-    default_type text/plain;
-    keepalive_requests 100000000;
-    keepalive_timeout 120s;
-    client_body_temp_path {d}/body;
-    server {{
-        listen 127.0.0.1:{port} ssl backlog=4096;
-        ssl_certificate {cert};
-        ssl_certificate_key {key};
-        ssl_protocols TLSv1.3;
-        location / {{
-            return 200 "{body}";
-        }}
-    }}
-}}
-""")
-    p = procs.start("nginx-tls", ["nginx", "-p", d, "-c", conf, "-e", f"{d}/error.log"], ctx.backend_cpu, ctx.tmp)
+    tls = f"ssl_certificate {cert};\nssl_certificate_key {key};\nssl_protocols TLSv1.3;"
+    body = ctx.backend_extra.get("body", "hello\n")
+    p = peers.nginx_process(ctx, "nginx-tls", f"127.0.0.1:{port} ssl backlog=4096", body, tls)
     procs.wait_listening(port, p)
     return port, p
 

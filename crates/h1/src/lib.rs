@@ -109,3 +109,19 @@ pub enum Parsed<T> {
     /// The buffer holds a valid beginning of a head; read more.
     Partial,
 }
+
+impl<T> Parsed<T> {
+    /// A whole head made into another form by `f` (which may refuse it).
+    pub(crate) fn and_then<U>(
+        self,
+        f: impl FnOnce(T) -> Result<U, Error>,
+    ) -> Result<Parsed<U>, Error> {
+        Ok(match self {
+            Parsed::Complete { head, len } => Parsed::Complete {
+                head: f(head)?,
+                len,
+            },
+            Parsed::Partial => Parsed::Partial,
+        })
+    }
+}

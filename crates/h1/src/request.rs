@@ -140,13 +140,8 @@ impl RequestParser {
     /// Parses a request head, its fields in a `HeaderMap` ([`RequestParser::parse_raw`], then
     /// [`RawRequestHead::into_head`]).
     pub fn parse(&mut self, buf: &[u8], limits: &Limits) -> Result<Parsed<RequestHead>, Error> {
-        Ok(match self.parse_raw(buf, limits)? {
-            Parsed::Partial => Parsed::Partial,
-            Parsed::Complete { head, len } => Parsed::Complete {
-                head: head.into_head()?,
-                len,
-            },
-        })
+        self.parse_raw(buf, limits)?
+            .and_then(RawRequestHead::into_head)
     }
 
     /// Parses a request head, keeping the fields as received ([`RawRequestHead`]).

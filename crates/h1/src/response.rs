@@ -99,13 +99,8 @@ impl ResponseParser {
         limits: &Limits,
         request_method: &Method,
     ) -> Result<Parsed<ResponseHead>, Error> {
-        Ok(match self.parse_raw(buf, limits, request_method)? {
-            Parsed::Partial => Parsed::Partial,
-            Parsed::Complete { head, len } => Parsed::Complete {
-                head: head.into_head()?,
-                len,
-            },
-        })
+        self.parse_raw(buf, limits, request_method)?
+            .and_then(RawResponseHead::into_head)
     }
 
     /// Parses a response head, keeping the fields as received ([`RawResponseHead`]).
