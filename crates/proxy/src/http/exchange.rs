@@ -129,42 +129,9 @@ async fn route_and_proxy(
         }
         req.early.store(false, Relaxed);
     }
-    let host_value = authority.and_then(|a| HeaderValue::from_str(a).ok());
-    let forwarding = forwarding(c, authority, host_value);
-    let via = c.http.via.then_some(head.version);
-    let present = Present::of(head.fields.iter().map(|(name, _)| name));
-    let direct =
-        !bridged && !req.early.load(Relaxed) && raw_rewrites(c, &head, &forwarding, via, present);
-    let (upstream_head, head) = if direct {
-        let added = request_head::Added {
-            framing: head.framing,
-            request_id: c
-                .http
-                .request_id
-                .as_ref()
-                .zip(req.request_id.as_ref())
-                .filter(|_| req.request_id_made),
-            forwarding: &Deferred::new(&forwarding, via, present),
-        };
-        let mut out = Vec::with_capacity(512);
-        request_head::write(&head, &route.request_rules, &added, &mut out);
-        (out, None)
-    } else {
-        let mut head = match head.into_head() {
-            Ok(head) => head,
-            Err(e) => return fail(c, Cause::BadRequest(e.status(), e.reason()), req, log).await,
-        };
-        super::early::normalize(&mut head.headers);
-        if let (Some(name), Some(id)) = (&c.http.request_id, &req.request_id) {
-            head.headers.insert(name.clone(), id.clone());
-        }
-        let mut upstream_head = rewrite(c, &mut head, route, !bridged);
-        if req.early.load(Relaxed) {
-            let (marked, ours) = super::early::mark(upstream_head, &head.headers);
-            upstream_head = marked;
-            req.early.store(ours, Relaxed);
-        }
-        (upstream_head, Some(head).filter(|_| bridged))
+    let (upstream_head, head) = match rewritten(c, head, route, req, bridged) {
+        Ok(rewritten) => rewritten,
+        Err(cause) => return fail(c, cause, req, log).await,
     };
     let responded = AtomicBool::new(false);
     let request_timeout = c.http.request_timeout;
@@ -203,6 +170,51 @@ async fn route_and_proxy(
             false
         }
     }
+}
+
+/// The head for the backend, serialized; and for hyper's backends (`bridged`) the head itself
+/// as rewritten. From the raw lines when [`raw_rewrites`] says so, else through a map.
+fn rewritten(
+    c: &Conn<'_>,
+    head: RawRequestHead,
+    route: &Route,
+    req: &Req,
+    bridged: bool,
+) -> Result<(Vec<u8>, Option<RequestHead>), Cause> {
+    let early = req.early.load(Relaxed);
+    let authority = head.authority();
+    let mut forwarding = forwarding(c, authority, None);
+    let via = c.http.via.then_some(head.version);
+    let present = Present::of(head.fields.iter().map(|(name, _)| name));
+    if !bridged && !early && raw_rewrites(c, &head, &forwarding, via, present) {
+        forwarding.host_value = authority.and_then(|a| HeaderValue::from_str(a).ok());
+        let made = req
+            .request_id_made
+            .then_some(())
+            .and(c.http.request_id.as_ref());
+        let added = request_head::Added {
+            framing: head.framing,
+            request_id: made.zip(req.request_id.as_ref()),
+            forwarding: &Deferred::new(&forwarding, via, present),
+        };
+        let mut out = Vec::with_capacity(512);
+        request_head::write(&head, &route.request_rules, &added, &mut out);
+        return Ok((out, None));
+    }
+    let mut head = head
+        .into_head()
+        .map_err(|e| Cause::BadRequest(e.status(), e.reason()))?;
+    super::early::normalize(&mut head.headers);
+    if let (Some(name), Some(id)) = (&c.http.request_id, &req.request_id) {
+        head.headers.insert(name.clone(), id.clone());
+    }
+    let mut out = rewrite(c, &mut head, route, !bridged);
+    if early {
+        let (marked, ours) = super::early::mark(out, &head.headers);
+        out = marked;
+        req.early.store(ours, Relaxed);
+    }
+    Ok((out, Some(head).filter(|_| bridged)))
 }
 
 /// The request id for a request with `fields`: the client's if it sent a usable one, else a
