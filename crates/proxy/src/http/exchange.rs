@@ -129,9 +129,15 @@ async fn route_and_proxy(
         }
         req.early.store(false, Relaxed);
     }
-    let (upstream_head, head) = match rewritten(c, head, route, req, bridged) {
-        Ok(rewritten) => rewritten,
-        Err(cause) => return fail(c, cause, req, log).await,
+    let raw = (!bridged)
+        .then(|| raw_rewritten(c, &head, authority, route, req))
+        .flatten();
+    let (upstream_head, head) = match raw {
+        Some(out) => (out, None),
+        None => match map_rewritten(c, head, route, req, bridged) {
+            Ok(rewritten) => rewritten,
+            Err(cause) => return fail(c, cause, req, log).await,
+        },
     };
     let responded = AtomicBool::new(false);
     let request_timeout = c.http.request_timeout;
@@ -143,14 +149,14 @@ async fn route_and_proxy(
         (Some(limit), Some(head)) => tokio::time::timeout(
             limit,
             Box::pin(super::bridge::proxy(
-                c, route, &affinity, head, req, log, &responded,
+                c, route, &affinity, *head, req, log, &responded,
             )),
         )
         .await
         .unwrap_or(Err(Cause::UpstreamTimeout)),
         (None, Some(head)) => {
             Box::pin(super::bridge::proxy(
-                c, route, &affinity, head, req, log, &responded,
+                c, route, &affinity, *head, req, log, &responded,
             ))
             .await
         }
@@ -172,35 +178,45 @@ async fn route_and_proxy(
     }
 }
 
-/// The head for the backend, serialized; and for hyper's backends (`bridged`) the head itself
-/// as rewritten. From the raw lines when [`raw_rewrites`] says so, else through a map.
-fn rewritten(
+/// The head for the backend, serialized from its raw lines, if [`raw_rewrites`] allows;
+/// `authority` is the head's.
+fn raw_rewritten(
+    c: &Conn<'_>,
+    head: &RawRequestHead,
+    authority: Option<&str>,
+    route: &Route,
+    req: &Req,
+) -> Option<Vec<u8>> {
+    let mut forwarding = forwarding(c, authority, None);
+    let via = c.http.via.then_some(head.version);
+    let present = Present::of(head.fields.iter().map(|(name, _)| name));
+    if req.early.load(Relaxed) || !raw_rewrites(c, head, &forwarding, via, present) {
+        return None;
+    }
+    forwarding.host_value = authority.and_then(|a| HeaderValue::from_str(a).ok());
+    let made = req
+        .request_id_made
+        .then_some(())
+        .and(c.http.request_id.as_ref());
+    let added = request_head::Added {
+        framing: head.framing,
+        request_id: made.zip(req.request_id.as_ref()),
+        forwarding: &Deferred::new(&forwarding, via, present),
+    };
+    let mut out = Vec::with_capacity(512);
+    request_head::write(head, &route.request_rules, &added, &mut out);
+    Some(out)
+}
+
+/// The head for the backend rewritten through a map, serialized, and for hyper's backends
+/// (`bridged`) the head itself as rewritten (boxed: the slow path pays for it).
+fn map_rewritten(
     c: &Conn<'_>,
     head: RawRequestHead,
     route: &Route,
     req: &Req,
     bridged: bool,
-) -> Result<(Vec<u8>, Option<RequestHead>), Cause> {
-    let early = req.early.load(Relaxed);
-    let authority = head.authority();
-    let mut forwarding = forwarding(c, authority, None);
-    let via = c.http.via.then_some(head.version);
-    let present = Present::of(head.fields.iter().map(|(name, _)| name));
-    if !bridged && !early && raw_rewrites(c, &head, &forwarding, via, present) {
-        forwarding.host_value = authority.and_then(|a| HeaderValue::from_str(a).ok());
-        let made = req
-            .request_id_made
-            .then_some(())
-            .and(c.http.request_id.as_ref());
-        let added = request_head::Added {
-            framing: head.framing,
-            request_id: made.zip(req.request_id.as_ref()),
-            forwarding: &Deferred::new(&forwarding, via, present),
-        };
-        let mut out = Vec::with_capacity(512);
-        request_head::write(&head, &route.request_rules, &added, &mut out);
-        return Ok((out, None));
-    }
+) -> Result<(Vec<u8>, Option<Box<RequestHead>>), Cause> {
     let mut head = head
         .into_head()
         .map_err(|e| Cause::BadRequest(e.status(), e.reason()))?;
@@ -209,12 +225,12 @@ fn rewritten(
         head.headers.insert(name.clone(), id.clone());
     }
     let mut out = rewrite(c, &mut head, route, !bridged);
-    if early {
+    if req.early.load(Relaxed) {
         let (marked, ours) = super::early::mark(out, &head.headers);
         out = marked;
         req.early.store(ours, Relaxed);
     }
-    Ok((out, Some(head).filter(|_| bridged)))
+    Ok((out, bridged.then(|| Box::new(head))))
 }
 
 /// The request id for a request with `fields`: the client's if it sent a usable one, else a
