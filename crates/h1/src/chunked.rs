@@ -4,7 +4,7 @@ use std::ops::Range;
 
 use http::HeaderMap;
 
-use crate::head::build_fields;
+use crate::raw::build_raw;
 use crate::scan::{Mode, Scanner, TOKEN, byte_error};
 use crate::{Error, ErrorKind, Limits};
 
@@ -248,11 +248,12 @@ impl ChunkedDecoder {
                 event: Event::NeedMore,
             });
         };
-        let (fields, facts) = build_fields(&self.trailers, 0, self.scanner.marks())?;
+        let (fields, facts) = build_raw(&self.trailers, 0, self.scanner.marks())?;
         self.trailers = Vec::new();
         if facts.te || facts.content_length.is_some() || facts.hosts > 0 {
             return Err(ErrorKind::ForbiddenTrailer.into());
         }
+        let fields = fields.into_header_map()?;
         self.state = State::Done;
         Ok(Step {
             consumed: i + scanned.len - old,

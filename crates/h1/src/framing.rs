@@ -62,15 +62,10 @@ pub(crate) struct Facts {
 }
 
 impl Facts {
-    /// Takes one field into account, refusing malformed framing and routing values.
+    /// Takes one field (its name as received, any case) into account, refusing malformed
+    /// framing and routing values.
     #[inline]
-    pub fn observe(&mut self, name: &HeaderName, value: &[u8]) -> Result<(), Error> {
-        self.observe_known(Known::of_name(name), value)
-    }
-
-    /// [`Facts::observe`] for a field name as received (any case).
-    #[inline]
-    pub fn observe_raw(&mut self, name: &[u8], value: &[u8]) -> Result<(), Error> {
+    pub fn observe(&mut self, name: &[u8], value: &[u8]) -> Result<(), Error> {
         self.observe_known(Known::of_raw(name), value)
     }
 
@@ -175,24 +170,6 @@ enum Known {
 }
 
 impl Known {
-    fn of_name(name: &HeaderName) -> Known {
-        if *name == CONTENT_LENGTH {
-            Known::ContentLength
-        } else if *name == TRANSFER_ENCODING {
-            Known::TransferEncoding
-        } else if *name == HOST {
-            Known::Host
-        } else if *name == CONNECTION {
-            Known::Connection
-        } else if *name == UPGRADE {
-            Known::Upgrade
-        } else if *name == EXPECT {
-            Known::Expect
-        } else {
-            Known::Other
-        }
-    }
-
     fn of_raw(name: &[u8]) -> Known {
         let is = |known: &HeaderName| name.eq_ignore_ascii_case(known.as_str().as_bytes());
         // Lengths first: most names match none, and differ in length from all.

@@ -83,8 +83,9 @@ impl RawFields {
     }
 }
 
-/// Records the field lines of the validated head `head` (see [`crate::head::build_fields`]
-/// for `line` and `marks`) and the facts they state.
+/// Records the field lines of the validated head `head`, whose first field line starts at
+/// `line` (`marks`: the offsets of each line's colon and CR, from the scanner), and the facts
+/// they state.
 pub(crate) fn build_raw(
     head: &[u8],
     mut line: usize,
@@ -98,7 +99,7 @@ pub(crate) fn build_raw(
         let name = &head[line..colon];
         let raw = &head[colon + 1..end];
         let value = trim(raw);
-        facts.observe_raw(name, value)?;
+        facts.observe(name, value)?;
         let start = colon + 1 + leading_space(raw);
         lines.push(Line {
             name: (line as u32, colon as u32),
