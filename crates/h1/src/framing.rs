@@ -66,11 +66,7 @@ impl Facts {
     /// framing and routing values.
     #[inline]
     pub fn observe(&mut self, name: &[u8], value: &[u8]) -> Result<(), Error> {
-        self.observe_known(Known::of_raw(name), value)
-    }
-
-    fn observe_known(&mut self, field: Known, value: &[u8]) -> Result<(), Error> {
-        match field {
+        match Known::of(name) {
             Known::ContentLength => {
                 self.content_length_merged |=
                     self.content_length.is_some() || value.contains(&b',');
@@ -170,7 +166,7 @@ enum Known {
 }
 
 impl Known {
-    fn of_raw(name: &[u8]) -> Known {
+    fn of(name: &[u8]) -> Known {
         let is = |known: &HeaderName| name.eq_ignore_ascii_case(known.as_str().as_bytes());
         // Lengths first: most names match none, and differ in length from all.
         match name.len() {

@@ -2,7 +2,7 @@
 
 use http::header::HOST;
 use http::uri::Scheme;
-use http::{HeaderMap, HeaderValue, Method, Uri, Version};
+use http::{HeaderMap, Method, Uri, Version};
 
 use crate::framing::{Facts, valid_authority};
 use crate::head::{find, merge_content_length};
@@ -42,18 +42,6 @@ impl RequestHead {
                 .get(HOST)
                 .and_then(|v| v.to_str().ok())
                 .filter(|h| !h.is_empty()),
-        }
-    }
-
-    /// [`RequestHead::authority`] as a field value; the Host field's is shared, not copied.
-    pub fn authority_value(&self) -> Option<HeaderValue> {
-        match self.uri.authority() {
-            Some(authority) => HeaderValue::from_str(authority.as_str()).ok(),
-            None => self
-                .headers
-                .get(HOST)
-                .filter(|v| !v.is_empty() && v.to_str().is_ok())
-                .cloned(),
         }
     }
 }

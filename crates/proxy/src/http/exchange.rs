@@ -236,14 +236,15 @@ fn map_rewritten(
 /// The request id for a request with `fields`: the client's if it sent a usable one, else a
 /// new one (`true`: made here).
 fn request_id(fields: &RawFields, name: &HeaderName) -> (HeaderValue, bool) {
-    match fields.get(name.as_str()).filter(|v| usable_request_id(v)) {
-        Some(id) => match HeaderValue::from_bytes(id) {
-            Ok(mut id) => {
-                id.set_sensitive(true);
-                (id, false)
-            }
-            Err(_) => (new_request_id(), true),
-        },
+    let theirs = fields
+        .get(name.as_str())
+        .filter(|v| usable_request_id(v))
+        .and_then(|v| HeaderValue::from_bytes(v).ok());
+    match theirs {
+        Some(mut id) => {
+            id.set_sensitive(true);
+            (id, false)
+        }
         None => (new_request_id(), true),
     }
 }
@@ -312,12 +313,11 @@ fn rewrite(c: &Conn<'_>, head: &mut RequestHead, route: &Route, direct: bool) ->
         &c.http.client_cert_headers,
         c.client.identity(),
     );
-    let authority = head.authority_value();
-    let forwarding = forwarding(
-        c,
-        authority.as_ref().and_then(|a| a.to_str().ok()),
-        authority.clone(),
-    );
+    let authority = head.authority().map(str::to_owned);
+    let host_value = authority
+        .as_deref()
+        .and_then(|a| HeaderValue::from_str(a).ok());
+    let forwarding = forwarding(c, authority.as_deref(), host_value);
     let via = c.http.via.then_some(head.version);
     let added = add_forwarding_deferred(&mut head.headers, &forwarding, via);
     if !direct {

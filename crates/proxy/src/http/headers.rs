@@ -75,9 +75,7 @@ fn strip(headers: &mut HeaderMap, kept: u16) {
         let named: Vec<HeaderName> = headers
             .get_all(CONNECTION)
             .iter()
-            .flat_map(|v| v.as_bytes().split(|&b| b == b','))
-            .map(<[u8]>::trim_ascii)
-            .filter(|option| !option.is_empty() && !hop_by_hop_raw(option))
+            .flat_map(|v| connection_options(v.as_bytes()))
             .filter_map(|option| HeaderName::from_bytes(option).ok())
             .collect();
         for name in named {
@@ -89,6 +87,15 @@ fn strip(headers: &mut HeaderMap, kept: u16) {
             headers.remove(name);
         }
     }
+}
+
+/// The options a Connection field value lists that name fields to drop besides the
+/// hop-by-hop ones (which go anyway): each trimmed, none empty, none hop-by-hop.
+pub(crate) fn connection_options(value: &[u8]) -> impl Iterator<Item = &[u8]> {
+    value
+        .split(|&b| b == b',')
+        .map(<[u8]>::trim_ascii)
+        .filter(|option| !option.is_empty() && !hop_by_hop_raw(option))
 }
 
 /// Whether a field name as received (any case) is hop-by-hop or framing ([`HOP_BY_HOP`]).

@@ -6,7 +6,7 @@
 //! Via and a persistence cookie (all subject to the rules), the rules' own fields, then the
 //! request id and Connection (which replace any others of their name).
 
-use super::headers::hop_by_hop_raw;
+use super::headers::{connection_options, hop_by_hop_raw};
 use super::route::Rules;
 use fulcrum_h1::{Framing, RawFields, RawResponseHead, write_field};
 use http::{HeaderName, HeaderValue, Version};
@@ -95,20 +95,13 @@ pub(crate) fn write(head: &RawResponseHead, rules: &Rules, added: &Added<'_>, ou
     out.extend_from_slice(b"\r\n");
 }
 
-/// The field names the response's Connection field lists (other than the hop-by-hop ones,
-/// which go anyway): usually none, so nothing is allocated.
+/// The field names a head's Connection field lists ([`connection_options`], and not `close`):
+/// usually none, so nothing is allocated.
 pub(super) fn connection_named(fields: &RawFields) -> Vec<&[u8]> {
     let mut named = Vec::new();
     for value in fields.get_all("connection") {
-        for option in value.split(|&b| b == b',') {
-            let option = option.trim_ascii();
-            if !option.is_empty()
-                && !option.eq_ignore_ascii_case(b"close")
-                && !hop_by_hop_raw(option)
-            {
-                named.push(option);
-            }
-        }
+        let options = connection_options(value);
+        named.extend(options.filter(|option| !option.eq_ignore_ascii_case(b"close")));
     }
     named
 }
