@@ -434,7 +434,8 @@ impl Read for SockRead<'_> {
     }
 }
 
-/// The socket as `io::Write` for rustls (vectored: all queued records in one call).
+/// The socket as `io::Write` for rustls (vectored: all queued records in one call; one record,
+/// the usual case, goes with `send`, which costs the kernel less than `writev`).
 struct SockWrite<'a>(&'a TcpStream);
 
 impl Write for SockWrite<'_> {
@@ -443,7 +444,10 @@ impl Write for SockWrite<'_> {
     }
 
     fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
-        self.0.try_write_vectored(bufs)
+        match bufs {
+            [one] => self.0.try_write(one),
+            _ => self.0.try_write_vectored(bufs),
+        }
     }
 
     fn flush(&mut self) -> io::Result<()> {
