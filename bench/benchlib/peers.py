@@ -404,10 +404,11 @@ class DirectHttp(Target):
 
 
 def start_haproxy_http(ctx: Ctx, d: str, mode: str, bind: str, backend_port: int,
-                       global_extra: str = "") -> procs.Proc:
-    """haproxy 2.6 in mode http, one thread, keep-alive both sides, `option forwardfor`,
-    `http-reuse always`, one frontend (`bind` is its bind line) in front of the backend:
-    the config every HTTP suite compares against. Checked with `haproxy -c` first."""
+                       global_extra: str = "", scheme: str = "http") -> procs.Proc:
+    """haproxy 2.6 in mode http, one thread, keep-alive both sides, `http-reuse always`, one
+    frontend (`bind` is its bind line) in front of the backend, adding the fields every proxy
+    here adds (X-Forwarded-For, X-Forwarded-Proto `scheme`, X-Forwarded-Host): the config
+    every HTTP suite compares against. Checked with `haproxy -c` first."""
     cfg = write(os.path.join(d, "haproxy.cfg"), f"""
 global
     nbthread 1
@@ -427,6 +428,8 @@ defaults
 
 frontend bench
 {bind}
+    http-request set-header X-Forwarded-Proto {scheme}
+    http-request set-header X-Forwarded-Host %[req.hdr(host)]
     default_backend b
 
 backend b
@@ -439,7 +442,7 @@ backend b
 
 
 class HaproxyHttp(Target):
-    """haproxy 2.6, mode http, one thread, `option forwardfor`, `http-reuse always`."""
+    """haproxy 2.6, mode http, one thread, X-Forwarded-For/-Proto/-Host, `http-reuse always`."""
     name = "haproxy"
 
     def __init__(self, proto: str = "h1"):
@@ -459,7 +462,7 @@ class HaproxyHttp(Target):
 
 class NginxProxy(Target):
     """nginx 1.22 as a reverse proxy: one worker, upstream keepalive, HTTP/1.1 to the backend,
-    X-Forwarded-For added."""
+    X-Forwarded-For, -Proto and -Host added."""
     name = "nginx"
 
     def __init__(self, proto: str = "h1"):
@@ -499,6 +502,8 @@ http {{
             proxy_http_version 1.1;
             proxy_set_header Connection "";
             proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header X-Forwarded-Proto $scheme;
+            proxy_set_header X-Forwarded-Host $http_host;
         }}
     }}
 }}
@@ -512,8 +517,9 @@ http {{
 
 class FulcrumHttp(Target):
     """Fulcrum, one worker, protocol http (HTTP/1.1 and h2c on the same port, by the preface),
-    defaults otherwise: Via, X-Forwarded-For/-Proto/-Host and x-request-id added, a pool of up
-    to 64 idle backend connections; no access log; pinned with taskset (pin_workers = false)."""
+    X-Forwarded-For/-Proto/-Host added (no Via, no x-request-id: `SAME_FIELDS`), defaults
+    otherwise: a pool of up to 64 idle backend connections; no access log; pinned with taskset
+    (pin_workers = false)."""
     name = "fulcrum"
 
     def __init__(self, proto: str = "h1"):
@@ -523,9 +529,15 @@ class FulcrumHttp(Target):
         return ctx.fulcrum.reason if ctx.fulcrum.binary is None else ""
 
     def start(self, ctx, backend_port, mode):
-        port, p = start_fulcrum(ctx, mode, "http", backend_port, 'access_log = "off"')
+        port, p = start_fulcrum(ctx, mode, "http", backend_port, SAME_FIELDS)
         _probe(ctx, port, self.proto, p)
         return port, p
+
+
+# Fulcrum's listener lines in the HTTP suites: no access log, and the same added fields as the
+# peers' (X-Forwarded-For, -Proto, -Host; Fulcrum's default Via and x-request-id off), so every
+# proxy does the same work per request.
+SAME_FIELDS = 'access_log = "off"\nvia = false\nrequest_id = false'
 
 
 def http_targets(proto: str, direct: bool = True) -> list[Target]:

@@ -160,11 +160,12 @@ def _h2_warm(ctx, port, seconds):
 
 
 PEERS_NOTE = ("Per request, every proxy parses the request, keeps the client connection open, takes an idle "
-              "keep-alive connection to the backend (HTTP/1.1) and relays the response. haproxy adds "
-              "X-Forwarded-For (`option forwardfor`, `http-reuse always`); nginx sets X-Forwarded-For and "
-              "Host, removes Connection (`keepalive 64` upstream); Fulcrum (defaults) adds X-Forwarded-For, "
-              "-Proto and -Host, Via (to both sides) and a generated x-request-id (to both sides). "
-              "No access log anywhere.")
+              "keep-alive connection to the backend (HTTP/1.1) and relays the response, and adds the same "
+              "fields: X-Forwarded-For, -Proto and -Host (haproxy: `option forwardfor` and two "
+              "`http-request set-header`, `http-reuse always`; nginx: `proxy_set_header`, and it replaces "
+              "Host and removes Connection, `keepalive 64` upstream; Fulcrum: its default `forwarded`, with "
+              "`via = false` and `request_id = false`). No access log anywhere.")
+
 
 SUITE = Suite(
     name="http",

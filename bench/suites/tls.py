@@ -168,7 +168,8 @@ class HaproxyTls(peers.Target):
         os.makedirs(d, exist_ok=True)
         bind = f"    bind 127.0.0.1:{port} ssl crt {both} alpn h2,http/1.1 ssl-min-ver TLSv1.3"
         p = peers.start_haproxy_http(ctx, d, mode, bind, backend_port,
-                                     global_extra="    ssl-default-bind-options ssl-min-ver TLSv1.3\n")
+                                     global_extra="    ssl-default-bind-options ssl-min-ver TLSv1.3\n",
+                                     scheme="https")
         procs.wait_listening(port, p)
         _probe(ctx, port, p)
         return port, p
@@ -188,7 +189,7 @@ class FulcrumTls(peers.Target):
     def start(self, ctx, backend_port, mode):
         cert, key, _ = _certs(ctx, self.kind)
         tls = f'tls = {{ certificates = [{{ cert = "{cert}", key = "{key}" }}], min_version = "1.3" }}'
-        port, p = peers.start_fulcrum(ctx, mode, "https", backend_port, f'access_log = "off"\n{tls}')
+        port, p = peers.start_fulcrum(ctx, mode, "https", backend_port, f"{peers.SAME_FIELDS}\n{tls}")
         _probe(ctx, port, p)
         return port, p
 
@@ -360,8 +361,10 @@ SUITE = Suite(
         "Both proxies terminate TLS 1.3 only (haproxy: `ssl-min-ver TLSv1.3`; Fulcrum: `min_version = \"1.3\"`), "
         "offer ALPN h2 and http/1.1 (the clients ask for http/1.1 or nothing), keep session tickets at their "
         "defaults, and speak HTTP/1.1 keep-alive to the same nginx backend (6-byte body). haproxy: `mode http`, "
-        "`option forwardfor`, `http-reuse always`, `nbthread 1`, OpenSSL from Debian; Fulcrum: rustls with "
-        "AWS-LC, `workers = 1`, defaults otherwise (adds X-Forwarded-*, Via, x-request-id). No access log anywhere.",
+        "`http-reuse always`, `nbthread 1`, OpenSSL from Debian; Fulcrum: rustls with AWS-LC, `workers = 1`. "
+        "Both add the same fields, X-Forwarded-For, -Proto and -Host (haproxy: `option forwardfor` and two "
+        "`http-request set-header`; Fulcrum: `via = false`, `request_id = false`, defaults otherwise). "
+        "No access log anywhere.",
         "Cipher suites are each proxy's default (in each round's note): haproxy's server order gives "
         "TLS_AES_256_GCM_SHA384, Fulcrum's gives TLS_AES_128_GCM_SHA256 (bench/README.md).",
         "Certificates: self-signed, generated at run time with `openssl req -x509` (ECDSA P-256, RSA 2048) into "
