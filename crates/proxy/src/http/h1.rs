@@ -186,7 +186,10 @@ async fn read_head(
                 if c.worker.is_draining() {
                     return Err(Stop::Quiet);
                 }
+                // The read first: it is ready at once (the socket was readable), and then the
+                // drain signal is not polled, so no waiter is registered and removed again.
                 tokio::select! {
+                    biased;
                     r = idle => r,
                     () = drain => return Err(Stop::Quiet),
                 }
