@@ -69,7 +69,7 @@ mod write;
 pub use chunked::{ChunkedDecoder, Event, MAX_CHUNK_LINE, MAX_CHUNK_SIZE_DIGITS, Step};
 pub use error::{Error, ErrorKind};
 pub use framing::{Framing, check_body_size};
-pub use raw::RawFields;
+pub use raw::{RawFields, as_text};
 pub use request::{RawRequestHead, RequestHead, RequestParser, parse_request};
 pub use response::{RawResponseHead, ResponseHead, ResponseParser, parse_response};
 pub use scan::{MAX_EMPTY_LINES, MAX_METHOD_BYTES};

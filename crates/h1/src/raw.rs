@@ -113,3 +113,13 @@ pub(crate) fn build_raw(
     };
     Ok((fields, facts))
 }
+
+/// A field value as text when it is visible ASCII (or tabs), as `HeaderValue::to_str` has it.
+#[inline]
+pub fn as_text(value: &[u8]) -> Option<&str> {
+    value
+        .iter()
+        .all(|&b| b == b'\t' || (0x20..0x7f).contains(&b))
+        .then(|| std::str::from_utf8(value).ok())
+        .flatten()
+}

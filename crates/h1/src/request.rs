@@ -69,10 +69,8 @@ impl RawRequestHead {
             None => self
                 .fields
                 .get("host")
-                .filter(|v| {
-                    !v.is_empty() && v.iter().all(|&b| b == b'\t' || (0x20..0x7f).contains(&b))
-                })
-                .and_then(|v| std::str::from_utf8(v).ok()),
+                .and_then(crate::raw::as_text)
+                .filter(|h| !h.is_empty()),
         }
     }
 

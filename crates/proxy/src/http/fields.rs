@@ -27,14 +27,7 @@ impl Fields for RawFields {
     }
 }
 
-/// A value as text when it is visible ASCII (or tabs), as `HeaderValue::to_str` has it.
-pub(crate) fn as_text(value: &[u8]) -> Option<&str> {
-    value
-        .iter()
-        .all(|&b| b == b'\t' || (0x20..0x7f).contains(&b))
-        .then(|| std::str::from_utf8(value).ok())
-        .flatten()
-}
+pub(crate) use fulcrum_h1::as_text;
 
 #[cfg(test)]
 mod tests {
