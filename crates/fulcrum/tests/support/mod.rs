@@ -14,7 +14,7 @@ pub mod raw;
 
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
@@ -32,13 +32,34 @@ pub const START_TIMEOUT: Duration = Duration::from_secs(10);
 // ---------------------------------------------------------------------------------------------
 // Ports, temp dirs, polling
 
-/// A port that was free a moment ago (bind 127.0.0.1:0, read it, drop the socket).
+/// A port that was free a moment ago, and that no other call in this process has returned.
+///
+/// Ports come from below the kernel's ephemeral range (`ip_local_port_range`), so a later
+/// `bind(:0)` in a test backend or the source port of an outgoing connection can never take
+/// a port handed out here; a bare `bind(:0)`-and-drop could return the same port twice, and a
+/// test whose "dead" backend got its own listener's port proxied to itself. Each test process
+/// starts at its own offset so parallel test binaries rarely probe the same ports.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("bind 127.0.0.1:0")
-        .local_addr()
-        .unwrap()
-        .port()
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let (lo, hi) = (10_000, ephemeral_low().clamp(10_001, 65_535));
+    let span = hi - lo;
+    let start = (std::process::id() as usize).wrapping_mul(7_919) % span;
+    for _ in 0..span {
+        let port = (lo + (start + NEXT.fetch_add(1, SeqCst)) % span) as u16;
+        let tcp = TcpListener::bind(("127.0.0.1", port)).is_ok();
+        if tcp && UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port in {lo}..{hi}");
+}
+
+/// The low end of the kernel's ephemeral port range (32768 when it cannot be read).
+fn ephemeral_low() -> usize {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(32_768)
 }
 
 /// `127.0.0.1:<free port>`.
