@@ -514,7 +514,7 @@ backends = ["127.0.0.1:5432"]
 
 [[cluster]]
 name = "pg"
-backends = ["127.0.0.1:5433"]
+backends = ["127.0.0.1:5434"]
 "##,
         kind: ErrorKind::Duplicate,
         key: "cluster[1].name",
@@ -650,6 +650,44 @@ backends = ["127.0.0.1:5432"]
   |
 5 | bind = "127.0.0.1:9090"
   |        ^^^^^^^^^^^^^^^^ the default admin.listen (line 1) binds the same address"##,
+    },
+    Case {
+        name: "backend_is_the_listeners_own_address",
+        toml: r##"[[listener]]
+name = "web"
+bind = "127.0.0.1:8080"
+cluster = "app"
+
+[[cluster]]
+name = "app"
+backends = ["127.0.0.1:8081", "127.0.0.1:8080"]
+"##,
+        kind: ErrorKind::Conflict,
+        key: "cluster[0].backends[1]",
+        expected: r##"error: backend 127.0.0.1:8080 at cluster[0].backends[1] is the address of listener `web`
+ --> /etc/fulcrum.toml:8:31
+  |
+8 | backends = ["127.0.0.1:8081", "127.0.0.1:8080"]
+  |                               ^^^^^^^^^^^^^^^^ listener `web` binds 127.0.0.1:8080 (line 3): requests sent there would come back to Fulcrum in a loop"##,
+    },
+    Case {
+        name: "loopback_backend_on_a_wildcard_listeners_port",
+        toml: r##"[[listener]]
+name = "web"
+bind = "0.0.0.0:8080"
+cluster = "app"
+
+[[cluster]]
+name = "app"
+backends = [{ address = "127.0.0.1:8080", weight = 2 }]
+"##,
+        kind: ErrorKind::Conflict,
+        key: "cluster[0].backends[0]",
+        expected: r##"error: backend 127.0.0.1:8080 at cluster[0].backends[0] is the address of listener `web`
+ --> /etc/fulcrum.toml:8:13
+  |
+8 | backends = [{ address = "127.0.0.1:8080", weight = 2 }]
+  |             ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^ listener `web` binds 0.0.0.0:8080 (line 3): requests sent there would come back to Fulcrum in a loop"##,
     },
     Case {
         name: "duplicate_backend",

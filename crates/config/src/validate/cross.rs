@@ -1,12 +1,13 @@
 //! Checks across tables: unique names, cluster references (of listeners and routes), addresses
-//! bound twice, and cluster settings that need HTTP on clusters that tcp listeners use.
+//! bound twice, backends that are a listener's own address, and cluster settings that need
+//! HTTP on clusters that tcp listeners use.
 //!
 //! These work on the raw structs so they see every entry, including ones with other errors.
 //! A value that does not parse was already reported and is skipped here.
 
 use crate::defaults as d;
 use crate::error::{Diagnostic, ErrorKind, Source, backticked, suggest};
-use crate::raw::RawConfig;
+use crate::raw::{RawBackend, RawConfig};
 use std::net::SocketAddr;
 use std::ops::Range;
 use toml::Spanned;
@@ -21,6 +22,7 @@ pub(super) fn check(raw: &RawConfig, src: Source<'_>, out: &mut Vec<Diagnostic>)
     unique_names("cluster", cluster_names, src, out);
     cluster_refs(raw, src, out);
     address_conflicts(raw, src, out);
+    backend_loops(raw, src, out);
     cluster_users(raw, src, out);
 }
 
@@ -313,4 +315,57 @@ fn overlaps(a: SocketAddr, b: SocketAddr) -> bool {
     a.port() == b.port()
         && a.is_ipv4() == b.is_ipv4()
         && (a.ip() == b.ip() || a.ip().is_unspecified() || b.ip().is_unspecified())
+}
+
+/// A static backend whose address a listener of this config binds: every request sent to it
+/// would come back into Fulcrum and go out again, one more connection per round, until a
+/// limit stops it. Refused with the listener named.
+fn backend_loops(raw: &RawConfig, src: Source<'_>, out: &mut Vec<Diagnostic>) {
+    let mut binds: Vec<(SocketAddr, String, usize)> = Vec::new();
+    for (i, l) in raw.listener.iter().enumerate() {
+        let l = l.get_ref();
+        if let Some(bind) = &l.bind
+            && let Ok(addr) = bind.get_ref().parse::<SocketAddr>()
+        {
+            let name = l.name.as_ref().map_or(format!("listener[{i}]"), |n| {
+                format!("listener `{}`", n.get_ref())
+            });
+            binds.push((addr, name, src.line_of(bind.span().start)));
+        }
+    }
+    for (i, c) in raw.cluster.iter().enumerate() {
+        let c = c.get_ref();
+        let backends = c.backends.iter().flat_map(|b| b.get_ref().iter());
+        for (j, b) in backends.enumerate() {
+            let text = match b.get_ref() {
+                RawBackend::Address(a) => a.as_str(),
+                RawBackend::Table(t) => match &t.address {
+                    Some(a) => a.get_ref().as_str(),
+                    None => continue,
+                },
+            };
+            let Ok(addr) = text.parse::<SocketAddr>() else {
+                continue;
+            };
+            let Some((bind, name, line)) = binds.iter().find(|(l, ..)| reaches(addr, *l)) else {
+                continue;
+            };
+            let path = format!("cluster[{i}].backends[{j}]");
+            let message = format!("backend {addr} at {path} is the address of {name}");
+            let label = format!(
+                "{name} binds {bind} (line {line}): requests sent there would come back to \
+                 Fulcrum in a loop"
+            );
+            out.push(src.diagnostic(ErrorKind::Conflict, b.span(), &path, message, label));
+        }
+    }
+}
+
+/// Whether connecting to `backend` reaches a socket bound to `bind`: the same address, or a
+/// wildcard bind and a loopback or wildcard backend of the same family and port.
+fn reaches(backend: SocketAddr, bind: SocketAddr) -> bool {
+    let local = backend.ip().is_loopback() || backend.ip().is_unspecified();
+    backend.port() == bind.port()
+        && backend.is_ipv4() == bind.is_ipv4()
+        && (backend.ip() == bind.ip() || (bind.ip().is_unspecified() && local))
 }
