@@ -57,6 +57,8 @@ pub(crate) struct Facts {
     pub close: bool,
     pub keep_alive: bool,
     pub connection_upgrade: bool,
+    /// Connection listed an option other than close, keep-alive and upgrade.
+    pub connection_others: bool,
     pub upgrade: bool,
     pub expect_continue: bool,
 }
@@ -147,6 +149,8 @@ impl Facts {
                 self.keep_alive = true;
             } else if option.eq_ignore_ascii_case(b"upgrade") {
                 self.connection_upgrade = true;
+            } else {
+                self.connection_others = true;
             }
         }
         Ok(())

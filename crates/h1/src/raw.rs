@@ -24,6 +24,8 @@ struct Line {
 pub struct RawFields {
     head: Vec<u8>,
     lines: Vec<Line>,
+    /// A Connection field lists an option other than close, keep-alive and upgrade.
+    connection_others: bool,
 }
 
 impl RawFields {
@@ -47,6 +49,12 @@ impl RawFields {
     /// The first value of the fields named `name` (any case).
     pub fn get<'a>(&'a self, name: &'a str) -> Option<&'a [u8]> {
         self.get_all(name).next()
+    }
+
+    /// Whether a Connection field lists an option other than `close`, `keep-alive` and
+    /// `upgrade`: only then can it name further fields to drop at this hop.
+    pub fn connection_names_others(&self) -> bool {
+        self.connection_others
     }
 
     /// How many field lines.
@@ -110,6 +118,7 @@ pub(crate) fn build_raw(
     let fields = RawFields {
         head: head.to_vec(),
         lines,
+        connection_others: facts.connection_others,
     };
     Ok((fields, facts))
 }

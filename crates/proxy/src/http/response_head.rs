@@ -96,9 +96,13 @@ pub(crate) fn write(head: &RawResponseHead, rules: &Rules, added: &Added<'_>, ou
 }
 
 /// The field names a head's Connection field lists ([`connection_options`], and not `close`):
-/// usually none, so nothing is allocated.
+/// usually none, so nothing is allocated, and the fields are not searched when the parser saw
+/// no option beyond close, keep-alive and upgrade.
 pub(super) fn connection_named(fields: &RawFields) -> Vec<&[u8]> {
     let mut named = Vec::new();
+    if !fields.connection_names_others() {
+        return named;
+    }
     for value in fields.get_all("connection") {
         let options = connection_options(value);
         named.extend(options.filter(|option| !option.eq_ignore_ascii_case(b"close")));
