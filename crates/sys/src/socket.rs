@@ -96,6 +96,20 @@ pub fn recv_now<S: std::os::fd::AsFd>(s: &S, buf: &mut [u8]) -> io::Result<usize
     retry_intr(|| rustix::net::recv(s, &mut *buf, flags).map(|(read, _)| read))
 }
 
+/// [`recv_now`] into the spare capacity of `buf`, which grows by the bytes read. Like every
+/// call here it is a raw system call (rustix), so it skips the cancellation-point bookkeeping
+/// libc's `recv` does around each call.
+pub fn recv_now_into<S: std::os::fd::AsFd>(s: &S, buf: &mut bytes::BytesMut) -> io::Result<usize> {
+    let flags = rustix::net::RecvFlags::DONTWAIT;
+    let spare = buf.spare_capacity_mut();
+    let n =
+        retry_intr(|| rustix::net::recv(s, &mut *spare, flags).map(|((read, _), _)| read.len()))?;
+    // SAFETY: `recv` initialised the first `n` bytes of the spare capacity, which lie right
+    // after the buffer's current length and within its capacity.
+    unsafe { buf.set_len(buf.len() + n) };
+    Ok(n)
+}
+
 /// Runs a system call again while it is interrupted by a signal (`EINTR`).
 pub(crate) fn retry_intr<T>(mut f: impl FnMut() -> rustix::io::Result<T>) -> io::Result<T> {
     loop {

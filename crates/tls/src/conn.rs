@@ -18,6 +18,7 @@
 
 use crate::identity::ClientIdentity;
 use crate::server::AcceptError;
+use fulcrum_sys::socket::{recv_now, send_now};
 use rustls::server::{Acceptor, ClientHello};
 use rustls::{ServerConfig, ServerConnection};
 use std::io::{self, BufRead, ErrorKind::WouldBlock, Read, Write};
@@ -400,7 +401,7 @@ async fn read_client_hello(
             loop {
                 tcp.readable().await.map_err(AcceptError::Io)?;
                 let mut sock = SockRead { tcp, asked: 0 };
-                match acceptor.read_tls(&mut sock) {
+                match tcp.try_io(Interest::READABLE, || acceptor.read_tls(&mut sock)) {
                     Err(e) if e.kind() == WouldBlock => continue,
                     other => break other,
                 }
@@ -428,9 +429,10 @@ struct SockRead<'a> {
 }
 
 impl Read for SockRead<'_> {
+    /// A raw `recv`: callers run it inside `try_io`, which clears the readiness on `EAGAIN`.
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.asked = buf.len();
-        self.tcp.try_read(buf)
+        recv_now(self.tcp, buf)
     }
 }
 
@@ -440,12 +442,12 @@ struct SockWrite<'a>(&'a TcpStream);
 
 impl Write for SockWrite<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.try_write(buf)
+        self.0.try_io(Interest::WRITABLE, || send_now(self.0, buf))
     }
 
     fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
         match bufs {
-            [one] => self.0.try_write(one),
+            [one] => self.write(one),
             _ => self.0.try_write_vectored(bufs),
         }
     }

@@ -4,13 +4,16 @@
 
 use crate::readiness::read_drained;
 use bytes::BytesMut;
+use fulcrum_sys::socket::{recv_now_into, send_now};
 use std::future::poll_fn;
 use std::io::{self, ErrorKind::WouldBlock};
 use std::net::SocketAddr;
 use std::pin::{Pin, pin};
 use std::task::{Context, Poll};
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio::io::{
+    AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, Interest, ReadHalf, WriteHalf,
+};
 use tokio::net::TcpStream;
 use tokio::sync::Mutex;
 use tokio::time::{Instant, Sleep, timeout_at};
@@ -42,7 +45,7 @@ impl Wire for TcpStream {
         make_room(buf);
         loop {
             let wanted = buf.capacity() - buf.len();
-            match read_drained(self, wanted, || self.try_read_buf(buf)) {
+            match read_drained(self, wanted, || recv_now_into(self, buf)) {
                 Err(e) if e.kind() == WouldBlock => self.readable().await?,
                 other => return other,
             }
@@ -51,7 +54,7 @@ impl Wire for TcpStream {
 
     async fn write_all(&self, mut data: &[u8]) -> io::Result<()> {
         while !data.is_empty() {
-            match self.try_write(data) {
+            match self.try_io(Interest::WRITABLE, || send_now(self, data)) {
                 Ok(n) => data = &data[n..],
                 Err(e) if e.kind() == WouldBlock => self.writable().await?,
                 Err(e) => return Err(e),
