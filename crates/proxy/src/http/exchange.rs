@@ -42,6 +42,9 @@ const RESPONSE_LIMITS: Limits = Limits {
     max_uri_bytes: 8 * 1024,
 };
 
+/// A backend connection's read buffer to start with, and the most a pooled one keeps.
+const UPSTREAM_BUFFER: usize = 4096;
+
 /// The facts about the request that outlive its head (the head is consumed when written).
 pub(crate) struct Req {
     pub(crate) method: Method,
@@ -58,12 +61,17 @@ pub(crate) struct Req {
 }
 
 /// Serves one request; returns whether the client connection may carry another.
-pub(crate) async fn run(c: &mut Conn<'_>, head: RawRequestHead, first_byte: Instant) -> bool {
+/// `first_byte`: when the head's first bytes were seen, if it took more than one read.
+pub(crate) async fn run(
+    c: &mut Conn<'_>,
+    head: RawRequestHead,
+    first_byte: Option<Instant>,
+) -> bool {
     c.listener.stats.requests.fetch_add(1, Relaxed);
     let logging = c.http.access_log != AccessLogFormat::Off;
     let received = logging.then(Instant::now);
     let mut log = match received {
-        Some(t) => Access::start(*c.peer, &head, t - first_byte),
+        Some(t) => Access::start(*c.peer, &head, first_byte.map_or(Duration::ZERO, |f| t - f)),
         None => Access::default(),
     };
     let Some(early) = super::early::classify(c.client, &head).await else {
@@ -575,8 +583,12 @@ async fn exchange(
 ) -> Tried {
     let ctx = c.ctx();
     let (client, http) = (ctx.client, ctx.http);
-    // Small to start: most responses fit; the buffers grow for the ones that do not.
-    let mut ubuf = BytesMut::with_capacity(4096);
+    // The connection's own read buffer when it has one (pooled with it); small to start: most
+    // responses fit, and the buffers grow for the ones that do not.
+    let mut ubuf = std::mem::take(&mut up.buf);
+    if ubuf.capacity() == 0 {
+        ubuf.reserve(UPSTREAM_BUFFER);
+    }
     let sent_at = (log.recording || route.cluster.uses_latency()).then(Instant::now);
     let (sent, result) = {
         let src = Source {
@@ -588,16 +600,10 @@ async fn exchange(
         tokio::pin!(send);
         let mut sent: Option<Result<u64, BodyError>> = None;
         let response = {
+            let deadline = up.acquired + response_timeout;
             let timer = up.timer.as_mut();
             let interim = (req.version == Version::HTTP_11).then_some(client);
-            let recv = read_response(
-                &up.stream,
-                timer,
-                &mut ubuf,
-                &req.method,
-                interim,
-                response_timeout,
-            );
+            let recv = read_response(&up.stream, timer, &mut ubuf, &req.method, interim, deadline);
             tokio::pin!(recv);
             loop {
                 tokio::select! {
@@ -667,6 +673,11 @@ async fn exchange(
         && !up.private
         && let Some(addr) = log.backend
     {
+        // The buffer goes back to the pool with the connection unless a large response grew
+        // it: an idle connection keeps at most a small one.
+        if ubuf.capacity() <= UPSTREAM_BUFFER {
+            up.buf = ubuf;
+        }
         c.worker
             .pool
             .put(addr, up, cfg.pool.max_idle, cfg.pool.idle_timeout);
@@ -725,17 +736,17 @@ impl UpErr {
     }
 }
 
-/// Reads the response head to a `method` request, passing interim 1xx responses (but 101) on
-/// to `interim` if given, and dropping them otherwise.
+/// Reads the response head to a `method` request by `deadline`, passing interim 1xx
+/// responses (but 101) on to `interim` if given, and dropping them otherwise.
 pub(super) async fn read_response(
     up: &TcpStream,
     mut timer: Pin<&mut Sleep>,
     ubuf: &mut BytesMut,
     method: &Method,
     interim: Option<&ClientIo>,
-    timeout: Duration,
+    deadline: Instant,
 ) -> Result<RawResponseHead, UpErr> {
-    timer.as_mut().reset(Instant::now() + timeout);
+    timer.as_mut().reset(deadline);
     let mut parser = ResponseParser::new();
     let mut any = false;
     loop {

@@ -156,21 +156,26 @@ async fn one_request(c: &mut Conn<'_>, idle: Pin<&mut Sleep>) -> bool {
 }
 
 /// Reads until a whole request head is buffered, within the keep-alive timeout for the first
-/// byte and the header timeout from the first byte on (slowloris).
+/// byte and the header timeout from the first byte on (slowloris). With the head, when it took
+/// more than one read: when its first bytes were seen (the clock is not read for a head that
+/// arrives whole, the usual case).
 async fn read_head(
     c: &mut Conn<'_>,
     mut idle: Pin<&mut Sleep>,
-) -> Result<(RawRequestHead, Instant), Stop> {
+) -> Result<(RawRequestHead, Option<Instant>), Stop> {
     let mut parser = RequestParser::new();
-    let mut first_byte = (!c.buf.is_empty()).then(Instant::now);
+    // Set once part of a head is buffered: the header timeout runs from then.
+    let mut first_byte = None;
     loop {
         if !c.buf.is_empty() {
             match parser.parse_raw(c.buf, &c.http.limits) {
                 Ok(Parsed::Complete { head, len }) => {
                     c.buf.advance(len);
-                    return Ok((head, first_byte.unwrap_or_else(Instant::now)));
+                    return Ok((head, first_byte));
                 }
-                Ok(Parsed::Partial) => {}
+                Ok(Parsed::Partial) => {
+                    first_byte.get_or_insert_with(Instant::now);
+                }
                 Err(e) => {
                     tracing::debug!(client = %c.peer, reason = e.reason(), "bad request");
                     return Err(Stop::Reject(Cause::BadRequest(e.status(), e.reason())));
@@ -197,9 +202,7 @@ async fn read_head(
         };
         match read {
             Ok(0) => return Err(Stop::Quiet),
-            Ok(_) => {
-                first_byte.get_or_insert_with(Instant::now);
-            }
+            Ok(_) => {}
             Err(e) if e.kind() == ErrorKind::TimedOut && first_byte.is_some() => {
                 tracing::debug!(client = %c.peer, "request head not received in time");
                 return Err(Stop::Reject(Cause::RequestTimeout));

@@ -6,6 +6,7 @@
 //! for a backend is full.
 
 use crate::addr_hash::AddrHash;
+use bytes::BytesMut;
 use std::collections::HashMap;
 use std::io::ErrorKind::WouldBlock;
 use std::net::SocketAddr;
@@ -29,6 +30,11 @@ pub(crate) struct Upstream {
     /// The response timeout, one timer for the connection's life (see
     /// [`super::io::read_some_timed`]).
     pub(crate) timer: Pin<Box<Sleep>>,
+    /// The read buffer, kept between requests (empty, at most a few KiB): none at first.
+    pub(crate) buf: BytesMut,
+    /// When the current request got this connection (opened, or taken from the pool): its
+    /// response timeout counts from then.
+    pub(crate) acquired: Instant,
 }
 
 impl Upstream {
@@ -41,6 +47,8 @@ impl Upstream {
             _slot: slot,
             private: false,
             timer: Box::pin(tokio::time::sleep(Duration::ZERO)),
+            buf: BytesMut::new(),
+            acquired: Instant::now(),
         }
     }
 }
@@ -73,6 +81,7 @@ impl Pool {
             if now < idle.expires && still_open(&idle.upstream.stream) {
                 let mut upstream = idle.upstream;
                 upstream.reused = true;
+                upstream.acquired = now;
                 return Some(upstream);
             }
         }

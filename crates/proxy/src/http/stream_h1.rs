@@ -101,8 +101,9 @@ pub(crate) async fn send(
     }
     let mut buf = BytesMut::with_capacity(4096);
     let head = {
+        let deadline = up.acquired + timeout;
         let timer = up.timer.as_mut();
-        read_response(&up.stream, timer, &mut buf, &parts.method, None, timeout).await
+        read_response(&up.stream, timer, &mut buf, &parts.method, None, deadline).await
     }
     .map_err(failed)?;
     if head.tunnel {
