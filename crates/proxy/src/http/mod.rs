@@ -10,6 +10,7 @@
 mod affinity;
 mod body;
 mod bridge;
+mod buffers;
 mod client;
 mod early;
 mod exchange;
