@@ -89,7 +89,9 @@ impl Pool {
     }
 
     /// Keeps `upstream` for reuse for up to `idle_timeout`, dropping the oldest idle one if
-    /// the list for `addr` already holds `max_idle`.
+    /// the list for `addr` already holds `max_idle`. The time counts from when the last
+    /// request got the connection (no clock read here), so a connection idles a little less
+    /// than `idle_timeout` (by that request's duration), never more.
     pub(crate) fn put(
         &self,
         addr: SocketAddr,
@@ -105,7 +107,7 @@ impl Pool {
         if list.len() >= max_idle {
             list.remove(0);
         }
-        let expires = Instant::now() + idle_timeout;
+        let expires = upstream.acquired + idle_timeout;
         list.push(Idle { upstream, expires });
     }
 
