@@ -3,9 +3,9 @@
 //! the read buffer and are served one after the other.
 
 use super::HttpRuntime;
+use super::exchange;
 use super::io::{ClientIo, Wire, read_some_timed, read_some_until, write_all_within};
 use super::respond::{Cause, error_response};
-use super::{buffers, exchange};
 use crate::listener::ListenerRuntime;
 use crate::worker::WorkerCtx;
 use bytes::{Buf, BytesMut};
@@ -105,9 +105,6 @@ pub(crate) fn serve(
             if conn.buf.is_empty() && !wait_for_request(&conn, idle.as_mut()).await {
                 return;
             }
-            if conn.buf.capacity() == 0 {
-                *conn.buf = buffers::take();
-            }
             // Boxed: a request's state (head, exchange, error answer) lives on the heap only
             // while the request is in flight, so an idle keep-alive connection stays small.
             let keep_alive = Box::pin(one_request(&mut conn, idle.as_mut())).await;
@@ -116,7 +113,7 @@ pub(crate) fn serve(
             }
             if conn.buf.is_empty() {
                 // Nothing pipelined: give the read buffer back while the connection idles.
-                buffers::give_back(std::mem::take(conn.buf));
+                *conn.buf = BytesMut::new();
             }
             idle.as_mut().reset(Instant::now() + http.keepalive);
         }

@@ -10,7 +10,6 @@
 mod affinity;
 mod body;
 mod bridge;
-mod buffers;
 mod client;
 mod early;
 mod exchange;
