@@ -30,7 +30,8 @@ pub(crate) struct Upstream {
     /// The response timeout, one timer for the connection's life (see
     /// [`super::io::read_some_timed`]).
     pub(crate) timer: Pin<Box<Sleep>>,
-    /// The read buffer, kept between requests (empty, at most a few KiB): none at first.
+    /// The read buffer, kept between requests (empty, at most a few KiB) while the connection
+    /// is among its backend's newest idle ones: none at first.
     pub(crate) buf: BytesMut,
     /// When the current request got this connection (opened, or taken from the pool): its
     /// response timeout counts from then.
@@ -63,6 +64,10 @@ struct Idle {
 pub(crate) struct Pool {
     idle: Mutex<HashMap<SocketAddr, Vec<Idle>, AddrHash>>,
 }
+
+/// Only this many of the newest idle connections to a backend keep their read buffer: enough
+/// for the ones a busy worker takes back at once, without a buffer in every idle connection.
+const BUFFERED_IDLE: usize = 8;
 
 /// How often each worker sweeps its pool.
 pub(crate) const SWEEP_EVERY: Duration = Duration::from_secs(1);
@@ -109,6 +114,10 @@ impl Pool {
         }
         let expires = upstream.acquired + idle_timeout;
         list.push(Idle { upstream, expires });
+        // The newest are taken first; older ones give their read buffer up.
+        if let Some(older) = list.len().checked_sub(BUFFERED_IDLE + 1) {
+            list[older].upstream.buf = BytesMut::new();
+        }
     }
 
     /// Drops idle connections past their idle timeout or closed by the backend.
