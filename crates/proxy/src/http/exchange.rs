@@ -673,9 +673,9 @@ async fn exchange(
         && !up.private
         && let Some(addr) = log.backend
     {
-        // The buffer goes back to the pool with the connection unless a large response grew
-        // it: an idle connection keeps at most a small one.
-        if ubuf.capacity() <= UPSTREAM_BUFFER {
+        // The (empty) buffer goes back to the pool with the connection, rewound to its start,
+        // unless a large response grew it: an idle connection keeps at most a small one.
+        if ubuf.try_reclaim(UPSTREAM_BUFFER) && ubuf.capacity() <= UPSTREAM_BUFFER {
             up.buf = ubuf;
         }
         c.worker

@@ -156,9 +156,9 @@ async fn one_request(c: &mut Conn<'_>, idle: Pin<&mut Sleep>) -> bool {
 }
 
 /// Reads until a whole request head is buffered, within the keep-alive timeout for the first
-/// byte and the header timeout from the first byte on (slowloris). With the head, when it took
-/// more than one read: when its first bytes were seen (the clock is not read for a head that
-/// arrives whole, the usual case).
+/// byte and the header timeout from the first byte on (slowloris). Returns the head and, if it
+/// took more than one read, when its first bytes were seen; a head that arrives whole (the
+/// usual case) costs no clock read.
 async fn read_head(
     c: &mut Conn<'_>,
     mut idle: Pin<&mut Sleep>,

@@ -137,3 +137,56 @@ fn still_open(stream: &TcpStream) -> bool {
     let mut probe = [0u8; 1];
     matches!(stream.try_read(&mut probe), Err(e) if e.kind() == WouldBlock)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::net::TcpListener;
+
+    /// `n` connected streams to one local listener (kept open by the returned accepted ends).
+    async fn streams(n: usize) -> (SocketAddr, Vec<TcpStream>, Vec<TcpStream>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+        for _ in 0..n {
+            ours.push(TcpStream::connect(addr).await.unwrap());
+            theirs.push(listener.accept().await.unwrap().0);
+        }
+        (addr, ours, theirs)
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn only_the_newest_idle_connections_keep_their_buffer() {
+        let (addr, ours, _theirs) = streams(BUFFERED_IDLE + 4).await;
+        let pool = Pool::default();
+        for stream in ours {
+            let mut up = Upstream::new(stream, None);
+            up.buf = BytesMut::with_capacity(4096);
+            pool.put(addr, up, 64, Duration::from_secs(60));
+        }
+        let mut buffered = Vec::new();
+        while let Some(up) = pool.take(addr) {
+            assert!(up.reused);
+            buffered.push(up.buf.capacity() > 0);
+        }
+        let mut expected = vec![true; BUFFERED_IDLE];
+        expected.extend([false; 4]);
+        assert_eq!(
+            buffered, expected,
+            "newest first, and only the newest keep a buffer"
+        );
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn expiry_counts_from_when_the_request_got_the_connection() {
+        let (addr, mut ours, _theirs) = streams(1).await;
+        let pool = Pool::default();
+        let mut up = Upstream::new(ours.pop().unwrap(), None);
+        up.acquired = Instant::now() - Duration::from_secs(2);
+        pool.put(addr, up, 64, Duration::from_secs(1));
+        assert!(
+            pool.take(addr).is_none(),
+            "acquired 2 s ago with a 1 s idle timeout"
+        );
+    }
+}
