@@ -143,18 +143,26 @@ fn status_line(head: &[u8], line_end: usize) -> Result<(Version, StatusCode, Byt
     let sp = find(line, b' ');
     let version = parse_version(&line[..sp])?;
     let (code, reason) = match line.get(sp + 1..) {
-        Some([a, b, c]) => ([*a, *b, *c], Bytes::new()),
-        Some([a, b, c, b' ', ..]) => (
-            [*a, *b, *c],
-            Bytes::copy_from_slice(&head[sp + 5..line_end]),
-        ),
+        Some([a, b, c]) => ([*a, *b, *c], &[][..]),
+        Some([a, b, c, b' ', ..]) => ([*a, *b, *c], &head[sp + 5..line_end]),
         _ => return Err(ErrorKind::InvalidStatusLine.into()),
     };
     if !code.iter().all(u8::is_ascii_digit) {
         return Err(ErrorKind::InvalidStatusLine.into());
     }
     let status = StatusCode::from_bytes(&code).map_err(|_| ErrorKind::InvalidStatusLine)?;
-    Ok((version, status, reason))
+    Ok((version, status, reason_bytes(status, reason)))
+}
+
+/// The reason phrase as `Bytes`: the status's canonical one (`OK`, `Not Found`, ...) without
+/// a copy when it is that, else a copy.
+fn reason_bytes(status: StatusCode, reason: &[u8]) -> Bytes {
+    match status.canonical_reason() {
+        Some(canonical) if canonical.as_bytes() == reason => {
+            Bytes::from_static(canonical.as_bytes())
+        }
+        _ => Bytes::copy_from_slice(reason),
+    }
 }
 
 /// The body's framing, whether the connection persists, and whether it becomes a tunnel.
