@@ -209,7 +209,7 @@ fn raw_rewritten(
     let added = request_head::Added {
         framing: head.framing,
         request_id: made.zip(req.request_id.as_ref()),
-        forwarding: &Deferred::new(&forwarding, via, present),
+        forwarding: &Deferred::new(&mut forwarding, via, present),
     };
     let mut out = Vec::with_capacity(512);
     request_head::write(head, &route.request_rules, &added, &mut out);
@@ -325,9 +325,9 @@ fn rewrite(c: &Conn<'_>, head: &mut RequestHead, route: &Route, direct: bool) ->
     let host_value = authority
         .as_deref()
         .and_then(|a| HeaderValue::from_str(a).ok());
-    let forwarding = forwarding(c, authority.as_deref(), host_value);
+    let mut forwarding = forwarding(c, authority.as_deref(), host_value);
     let via = c.http.via.then_some(head.version);
-    let added = add_forwarding_deferred(&mut head.headers, &forwarding, via);
+    let added = add_forwarding_deferred(&mut head.headers, &mut forwarding, via);
     if !direct {
         added.put(&mut head.headers);
     }

@@ -256,7 +256,7 @@ fn rewrite_request(
             .headers
             .insert(TE, HeaderValue::from_static("trailers"));
     }
-    let forwarding = Forwarding {
+    let mut forwarding = Forwarding {
         mode: ctx.http.forwarded,
         client: ctx.peer.ip(),
         proto: ctx.scheme,
@@ -265,7 +265,7 @@ fn rewrite_request(
         host_value: authority.and_then(|a| HeaderValue::from_str(a).ok()),
     };
     let via = ctx.http.via.then_some(Version::HTTP_2);
-    let added = add_forwarding_deferred(&mut parts.headers, &forwarding, via);
+    let added = add_forwarding_deferred(&mut parts.headers, &mut forwarding, via);
     if !direct {
         added.put(&mut parts.headers);
     }

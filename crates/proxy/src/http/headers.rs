@@ -189,7 +189,7 @@ impl Present {
 /// ours appended; the fields that merge with nothing are left in the returned [`Deferred`].
 pub(crate) fn add_forwarding_deferred(
     headers: &mut HeaderMap,
-    f: &Forwarding<'_>,
+    f: &mut Forwarding<'_>,
     via: Option<Version>,
 ) -> Deferred {
     let present = Present::of(headers.keys().map(|n| n.as_str().as_bytes()));
@@ -222,17 +222,19 @@ pub(crate) fn add_forwarding_deferred(
 
 impl Deferred {
     /// The forwarding fields and Via that merge with nothing the client sent (`present`).
-    pub(crate) fn new(f: &Forwarding<'_>, via: Option<Version>, present: Present) -> Deferred {
+    /// Takes `f`'s field values (moved, not cloned: a clone of a freshly made value would
+    /// allocate to share it).
+    pub(crate) fn new(f: &mut Forwarding<'_>, via: Option<Version>, present: Present) -> Deferred {
         let mut d = Deferred::default();
         if matches!(f.mode, ForwardedMode::XForwarded | ForwardedMode::Both) {
             if !present.forwarded_for {
-                d.forwarded_for = f.client_value.clone();
+                d.forwarded_for = f.client_value.take();
             }
             if !present.proto {
                 d.proto = Some(f.proto);
             }
             if !present.host {
-                d.host = f.host_value.clone();
+                d.host = f.host_value.take();
             }
         }
         if !present.via {
@@ -431,7 +433,7 @@ mod tests {
     fn forwarding_appends_the_client() {
         let mut h = HeaderMap::new();
         h.insert("x-forwarded-for", HeaderValue::from_static("10.0.0.1"));
-        let f = Forwarding {
+        let mut f = Forwarding {
             mode: ForwardedMode::Both,
             client: "::1".parse().unwrap(),
             proto: "http",
@@ -439,7 +441,7 @@ mod tests {
             client_value: None,
             host_value: Some(HeaderValue::from_static("example.com")),
         };
-        add_forwarding_deferred(&mut h, &f, None).put(&mut h);
+        add_forwarding_deferred(&mut h, &mut f, None).put(&mut h);
         assert_eq!(h["x-forwarded-for"], "10.0.0.1, ::1");
         assert_eq!(h["x-forwarded-proto"], "http");
         assert_eq!(h["x-forwarded-host"], "example.com");
@@ -450,7 +452,7 @@ mod tests {
     fn deferred_fields_are_written_after_the_map_unless_a_rule_drops_them() {
         let mut h = HeaderMap::new();
         h.insert("x-forwarded-for", HeaderValue::from_static("10.0.0.1"));
-        let f = Forwarding {
+        let mut f = Forwarding {
             mode: ForwardedMode::XForwarded,
             client: "192.0.2.7".parse().unwrap(),
             proto: "https",
@@ -458,7 +460,7 @@ mod tests {
             client_value: Some(HeaderValue::from_static("192.0.2.7")),
             host_value: Some(HeaderValue::from_static("example.com")),
         };
-        let added = add_forwarding_deferred(&mut h, &f, Some(Version::HTTP_11));
+        let added = add_forwarding_deferred(&mut h, &mut f, Some(Version::HTTP_11));
         // The client's X-Forwarded-For is merged in the map; the rest waits.
         assert_eq!(h["x-forwarded-for"], "10.0.0.1, 192.0.2.7");
         assert_eq!(h.len(), 1);

@@ -94,7 +94,7 @@ mod tests {
     ) -> String {
         let present = Present::of(head.fields.iter().map(|(n, _)| n));
         let deferred = Deferred::new(
-            &forwarding(ForwardedMode::XForwarded),
+            &mut forwarding(ForwardedMode::XForwarded),
             Some(head.version),
             present,
         );
