@@ -71,9 +71,15 @@ fn status_line() {
     assert_eq!(&ok("HTTP/1.1 200\r\n\r\n").reason[..], b"");
     assert_eq!(ok("HTTP/1.1 599 x\r\n\r\n").status.as_u16(), 599);
     // A reason other than the canonical one, or in another case, is kept as sent.
-    assert_eq!(&ok("HTTP/1.1 404 Not Found\r\n\r\n").reason[..], b"Not Found");
+    assert_eq!(
+        &ok("HTTP/1.1 404 Not Found\r\n\r\n").reason[..],
+        b"Not Found"
+    );
     assert_eq!(&ok("HTTP/1.1 200 ok\r\n\r\n").reason[..], b"ok");
-    assert_eq!(&ok("HTTP/1.1 404 Gone fishing\r\n\r\n").reason[..], b"Gone fishing");
+    assert_eq!(
+        &ok("HTTP/1.1 404 Gone fishing\r\n\r\n").reason[..],
+        b"Gone fishing"
+    );
 }
 
 #[test]

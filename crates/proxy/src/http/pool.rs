@@ -30,8 +30,8 @@ pub(crate) struct Upstream {
     /// The response timeout, one timer for the connection's life (see
     /// [`super::io::read_some_timed`]).
     pub(crate) timer: Pin<Box<Sleep>>,
-    /// The read buffer, kept between requests (empty, at most a few KiB) while the connection
-    /// is among its backend's newest idle ones: none at first.
+    /// The read buffer, kept between requests (empty, at most a few KiB) unless a sweep found
+    /// the connection among its backend's older idle ones: none at first.
     pub(crate) buf: BytesMut,
     /// When the current request got this connection (opened, or taken from the pool): its
     /// response timeout counts from then.
@@ -65,8 +65,9 @@ pub(crate) struct Pool {
     idle: Mutex<HashMap<SocketAddr, Vec<Idle>, AddrHash>>,
 }
 
-/// Only this many of the newest idle connections to a backend keep their read buffer: enough
-/// for the ones a busy worker takes back at once, without a buffer in every idle connection.
+/// After each sweep only this many of the newest idle connections to a backend keep their
+/// read buffer: under load every pooled connection keeps its buffer between sweeps, and once
+/// the load is gone the pool holds a few, not one per idle connection.
 const BUFFERED_IDLE: usize = 8;
 
 /// How often each worker sweeps its pool.
@@ -114,18 +115,19 @@ impl Pool {
         }
         let expires = upstream.acquired + idle_timeout;
         list.push(Idle { upstream, expires });
-        // The newest are taken first; older ones give their read buffer up.
-        if let Some(older) = list.len().checked_sub(BUFFERED_IDLE + 1) {
-            list[older].upstream.buf = BytesMut::new();
-        }
     }
 
-    /// Drops idle connections past their idle timeout or closed by the backend.
+    /// Drops idle connections past their idle timeout or closed by the backend, and the read
+    /// buffers of all but each backend's [`BUFFERED_IDLE`] newest idle connections.
     pub(crate) fn sweep(&self) {
         let now = Instant::now();
         let mut map = self.lock();
         for list in map.values_mut() {
             list.retain(|i| now < i.expires && still_open(&i.upstream.stream));
+            let older = list.len().saturating_sub(BUFFERED_IDLE);
+            for idle in &mut list[..older] {
+                idle.upstream.buf = BytesMut::new();
+            }
         }
         map.retain(|_, list| !list.is_empty());
     }
@@ -156,7 +158,7 @@ mod tests {
     }
 
     #[tokio::test(flavor = "current_thread")]
-    async fn only_the_newest_idle_connections_keep_their_buffer() {
+    async fn after_a_sweep_only_the_newest_idle_connections_keep_their_buffer() {
         let (addr, ours, _theirs) = streams(BUFFERED_IDLE + 4).await;
         let pool = Pool::default();
         for stream in ours {
@@ -164,6 +166,7 @@ mod tests {
             up.buf = BytesMut::with_capacity(4096);
             pool.put(addr, up, 64, Duration::from_secs(60));
         }
+        pool.sweep();
         let mut buffered = Vec::new();
         while let Some(up) = pool.take(addr) {
             assert!(up.reused);
