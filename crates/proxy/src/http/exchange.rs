@@ -42,9 +42,6 @@ const RESPONSE_LIMITS: Limits = Limits {
     max_uri_bytes: 8 * 1024,
 };
 
-/// A backend connection's read buffer to start with, and the most a pooled one keeps.
-const UPSTREAM_BUFFER: usize = 4096;
-
 /// The facts about the request that outlive its head (the head is consumed when written).
 pub(crate) struct Req {
     pub(crate) method: Method,
@@ -583,12 +580,8 @@ async fn exchange(
 ) -> Tried {
     let ctx = c.ctx();
     let (client, http) = (ctx.client, ctx.http);
-    // The connection's own read buffer when it has one (pooled with it); small to start: most
-    // responses fit, and the buffers grow for the ones that do not.
-    let mut ubuf = std::mem::take(&mut up.buf);
-    if ubuf.capacity() == 0 {
-        ubuf.reserve(UPSTREAM_BUFFER);
-    }
+    // Small to start: most responses fit, and the buffer grows for the ones that do not.
+    let mut ubuf = up.take_buf();
     let sent_at = (log.recording || route.cluster.uses_latency()).then(Instant::now);
     let (sent, result) = {
         let src = Source {
@@ -673,11 +666,7 @@ async fn exchange(
         && !up.private
         && let Some(addr) = log.backend
     {
-        // The (empty) buffer goes back to the pool with the connection, rewound to its start,
-        // unless a large response grew it: an idle connection keeps at most a small one.
-        if ubuf.try_reclaim(UPSTREAM_BUFFER) && ubuf.capacity() <= UPSTREAM_BUFFER {
-            up.buf = ubuf;
-        }
+        up.keep_buf(ubuf);
         c.worker
             .pool
             .put(addr, up, cfg.pool.max_idle, cfg.pool.idle_timeout);

@@ -30,15 +30,37 @@ pub(crate) struct Upstream {
     /// The response timeout, one timer for the connection's life (see
     /// [`super::io::read_some_timed`]).
     pub(crate) timer: Pin<Box<Sleep>>,
-    /// The read buffer, kept between requests (empty, at most a few KiB) unless a sweep found
-    /// the connection among its backend's older idle ones: none at first.
+    /// The read buffer kept between requests ([`Upstream::take_buf`], [`Upstream::keep_buf`]):
+    /// none at first, and none once a sweep finds the connection among its backend's older
+    /// idle ones.
     pub(crate) buf: BytesMut,
     /// When the current request got this connection (opened, or taken from the pool): its
     /// response timeout counts from then.
     pub(crate) acquired: Instant,
 }
 
+/// A backend connection's read buffer to start with, and the most an idle one keeps.
+const READ_BUFFER: usize = 4096;
+
 impl Upstream {
+    /// The read buffer for a request on this connection: the one it kept, or a new one.
+    pub(crate) fn take_buf(&mut self) -> BytesMut {
+        let mut buf = std::mem::take(&mut self.buf);
+        if buf.capacity() == 0 {
+            buf.reserve(READ_BUFFER);
+        }
+        buf
+    }
+
+    /// Keeps `buf` (read to its end) for the next request, rewound to its start, unless a
+    /// large response grew it or bytes still in use share it: an idle connection keeps at
+    /// most a small buffer.
+    pub(crate) fn keep_buf(&mut self, mut buf: BytesMut) {
+        if buf.is_empty() && buf.try_reclaim(READ_BUFFER) && buf.capacity() <= READ_BUFFER {
+            self.buf = buf;
+        }
+    }
+
     /// A connection just opened (or taken over) for requests.
     pub(crate) fn new(stream: TcpStream, slot: Option<crate::load::Held>) -> Upstream {
         Upstream {

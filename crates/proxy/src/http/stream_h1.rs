@@ -99,6 +99,8 @@ pub(crate) async fn send(
     if write_all(&up.stream, &out).await.is_err() {
         return Err(failed(UpErr::Closed { any: false }));
     }
+    // Not the connection's kept buffer (`Upstream::take_buf`): the body's frames share this
+    // one with hyper, so it seldom comes back whole, and reusing it measured no cheaper.
     let mut buf = BytesMut::with_capacity(4096);
     let head = {
         let deadline = up.acquired + timeout;
