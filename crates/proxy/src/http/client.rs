@@ -184,7 +184,7 @@ pub(crate) struct Plan<'a> {
     pub(crate) bodiless: bool,
     /// The fields Fulcrum adds, left out of the head's map for [`stream_h1`] to write
     /// (given when [`stream_h1::takes`] the request).
-    pub(crate) added: Option<&'a Deferred>,
+    pub(crate) added: Option<&'a Deferred<'a>>,
 }
 
 /// Sends the request to a backend of the route's cluster: picks a backend (by the request's

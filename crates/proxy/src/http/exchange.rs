@@ -192,13 +192,12 @@ fn raw_rewritten(
     route: &Route,
     req: &Req,
 ) -> Option<Vec<u8>> {
-    let mut forwarding = forwarding(c, authority, None);
+    let mut forwarding = forwarding(c, authority);
     let via = c.http.via.then_some(head.version);
     let present = Present::of(head.fields.iter().map(|(name, _)| name));
     if req.early.load(Relaxed) || !raw_rewrites(c, head, &forwarding, via, present) {
         return None;
     }
-    forwarding.host_value = authority.and_then(|a| HeaderValue::from_str(a).ok());
     let made = req
         .request_id_made
         .then_some(())
@@ -255,18 +254,13 @@ fn request_id(fields: &RawFields, name: &HeaderName) -> (HeaderValue, bool) {
 }
 
 /// What the forwarding fields say about this client and the authority it asked for.
-fn forwarding<'a>(
-    c: &Conn<'_>,
-    authority: Option<&'a str>,
-    host_value: Option<HeaderValue>,
-) -> Forwarding<'a> {
+fn forwarding<'a>(c: &Conn<'_>, authority: Option<&'a str>) -> Forwarding<'a> {
     Forwarding {
         mode: c.http.forwarded,
         client: c.peer.ip(),
         proto: c.client.scheme(),
         host: authority,
         client_value: c.peer_value.clone(),
-        host_value,
     }
 }
 
@@ -319,10 +313,7 @@ fn rewrite(c: &Conn<'_>, head: &mut RequestHead, route: &Route, direct: bool) ->
         c.client.identity(),
     );
     let authority = head.authority().map(str::to_owned);
-    let host_value = authority
-        .as_deref()
-        .and_then(|a| HeaderValue::from_str(a).ok());
-    let mut forwarding = forwarding(c, authority.as_deref(), host_value);
+    let mut forwarding = forwarding(c, authority.as_deref());
     let via = c.http.via.then_some(head.version);
     let added = add_forwarding_deferred(&mut head.headers, &mut forwarding, via);
     if !direct {
@@ -735,7 +726,6 @@ pub(super) async fn read_response(
     interim: Option<&ClientIo>,
     deadline: Instant,
 ) -> Result<RawResponseHead, UpErr> {
-    timer.as_mut().reset(deadline);
     let mut parser = ResponseParser::new();
     let mut any = false;
     loop {
@@ -762,7 +752,7 @@ pub(super) async fn read_response(
                 }
             }
         }
-        match read_some_timed(up, ubuf, timer.as_mut()).await {
+        match read_some_timed(up, ubuf, timer.as_mut(), deadline).await {
             Ok(0) => return Err(UpErr::Closed { any }),
             Ok(_) => any = true,
             Err(e) if e.kind() == std::io::ErrorKind::TimedOut => return Err(UpErr::Timeout),

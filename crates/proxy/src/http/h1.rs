@@ -186,7 +186,8 @@ async fn read_head(
             Some(t) => read_some_until(c.client, c.buf, t + c.http.header_timeout).await,
             None => {
                 // wait_for_request has seen the socket readable: read at once.
-                let idle = read_some_timed(c.client, c.buf, idle.as_mut());
+                let until = idle.deadline();
+                let idle = read_some_timed(c.client, c.buf, idle.as_mut(), until);
                 let drain = c.worker.drain_started.notified();
                 if c.worker.is_draining() {
                     return Err(Stop::Quiet);

@@ -203,7 +203,9 @@ async fn route_and_send(
     // A stream that ended with its HEADERS frame has no body: it can be sent again.
     let bodiless = hyper::body::Body::is_end_stream(&body);
     let direct = super::stream_h1::takes(&route.cluster, bodiless);
-    let added = rewrite_request(ctx, &mut parts, route, authority.as_deref(), direct);
+    // X-Forwarded-Host borrows its own copy: `authority` itself goes on to the client.
+    let forwarded_host = authority.clone();
+    let added = rewrite_request(ctx, &mut parts, route, forwarded_host.as_deref(), direct);
     let body: Body = body.map_err(|e| Box::new(e) as BoxError).boxed_unsync();
     let worker = &ctx.worker;
     let plan = client::Plan {
@@ -240,13 +242,13 @@ fn content_length(headers: &HeaderMap) -> Option<u64> {
 /// Rewrites the request for the backend. With `direct` (the request goes out through
 /// [`super::stream_h1`]), the fields Fulcrum adds that merge with nothing are returned, to be
 /// written after the client's, instead of being put in the map.
-fn rewrite_request(
+fn rewrite_request<'a>(
     ctx: &H2Ctx,
     parts: &mut http::request::Parts,
     route: &Route,
-    authority: Option<&str>,
+    authority: Option<&'a str>,
     direct: bool,
-) -> Option<Deferred> {
+) -> Option<Deferred<'a>> {
     let trailers = parts.headers.get(TE).is_some_and(|v| v == "trailers");
     strip_hop_by_hop(&mut parts.headers);
     let names = &ctx.http.client_cert_headers;
@@ -262,7 +264,6 @@ fn rewrite_request(
         proto: ctx.scheme,
         host: authority,
         client_value: ctx.peer_value.clone(),
-        host_value: authority.and_then(|a| HeaderValue::from_str(a).ok()),
     };
     let via = ctx.http.via.then_some(Version::HTTP_2);
     let added = add_forwarding_deferred(&mut parts.headers, &mut forwarding, via);

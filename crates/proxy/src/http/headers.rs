@@ -135,18 +135,16 @@ pub(crate) struct Forwarding<'a> {
     /// `client` as a field value, made once per connection (the common case: no earlier
     /// X-Forwarded-For to append to).
     pub(crate) client_value: Option<HeaderValue>,
-    /// `host` as the client sent it (a cheap clone of its Host field).
-    pub(crate) host_value: Option<HeaderValue>,
 }
 
 /// Fields Fulcrum adds to a request that need no merging with the client's own: kept out of
 /// the `HeaderMap` and written after its fields ([`Deferred::write`]), or put in it
 /// ([`Deferred::put`]). Inserting each into the map first costs a hash and a probe apiece.
 #[derive(Default)]
-pub(crate) struct Deferred {
+pub(crate) struct Deferred<'a> {
     forwarded_for: Option<HeaderValue>,
     proto: Option<&'static str>,
-    host: Option<HeaderValue>,
+    host: Option<&'a str>,
     via: Option<&'static str>,
 }
 
@@ -187,11 +185,11 @@ impl Present {
 /// Adds X-Forwarded-For/-Proto/-Host and/or `Forwarded` as configured, and Via (as
 /// [`add_via`]) with `via`. Existing X-Forwarded-For, Forwarded and Via values are kept and
 /// ours appended; the fields that merge with nothing are left in the returned [`Deferred`].
-pub(crate) fn add_forwarding_deferred(
+pub(crate) fn add_forwarding_deferred<'a>(
     headers: &mut HeaderMap,
-    f: &mut Forwarding<'_>,
+    f: &mut Forwarding<'a>,
     via: Option<Version>,
-) -> Deferred {
+) -> Deferred<'a> {
     let present = Present::of(headers.keys().map(|n| n.as_str().as_bytes()));
     let x = matches!(f.mode, ForwardedMode::XForwarded | ForwardedMode::Both);
     if x && (present.forwarded_for || f.client_value.is_none()) {
@@ -220,11 +218,15 @@ pub(crate) fn add_forwarding_deferred(
     Deferred::new(f, via, present)
 }
 
-impl Deferred {
+impl<'a> Deferred<'a> {
     /// The forwarding fields and Via that merge with nothing the client sent (`present`).
-    /// Takes `f`'s field values (moved, not cloned: a clone of a freshly made value would
-    /// allocate to share it).
-    pub(crate) fn new(f: &mut Forwarding<'_>, via: Option<Version>, present: Present) -> Deferred {
+    /// Takes `f`'s client value (moved, not cloned: a clone of a freshly made value would
+    /// allocate to share it) and borrows its host.
+    pub(crate) fn new(
+        f: &mut Forwarding<'a>,
+        via: Option<Version>,
+        present: Present,
+    ) -> Deferred<'a> {
         let mut d = Deferred::default();
         if matches!(f.mode, ForwardedMode::XForwarded | ForwardedMode::Both) {
             if !present.forwarded_for {
@@ -234,7 +236,7 @@ impl Deferred {
                 d.proto = Some(f.proto);
             }
             if !present.host {
-                d.host = f.host_value.take();
+                d.host = f.host.filter(|h| is_field_value(h.as_bytes()));
             }
         }
         if !present.via {
@@ -250,10 +252,7 @@ impl Deferred {
                 self.forwarded_for.as_ref().map(HeaderValue::as_bytes),
             ),
             (&X_FORWARDED_PROTO, self.proto.map(str::as_bytes)),
-            (
-                &X_FORWARDED_HOST,
-                self.host.as_ref().map(HeaderValue::as_bytes),
-            ),
+            (&X_FORWARDED_HOST, self.host.map(str::as_bytes)),
             (&VIA, self.via.map(str::as_bytes)),
         ]
         .into_iter()
@@ -277,6 +276,11 @@ impl Deferred {
             }
         }
     }
+}
+
+/// What `HeaderValue` accepts: visible ASCII, obs-text, SP and HTAB.
+fn is_field_value(v: &[u8]) -> bool {
+    v.iter().all(|&b| b == b'\t' || (b >= 0x20 && b != 0x7f))
 }
 
 fn is_token_or_colon(b: u8) -> bool {
@@ -439,7 +443,6 @@ mod tests {
             proto: "http",
             host: Some("example.com"),
             client_value: None,
-            host_value: Some(HeaderValue::from_static("example.com")),
         };
         add_forwarding_deferred(&mut h, &mut f, None).put(&mut h);
         assert_eq!(h["x-forwarded-for"], "10.0.0.1, ::1");
@@ -458,7 +461,6 @@ mod tests {
             proto: "https",
             host: Some("example.com"),
             client_value: Some(HeaderValue::from_static("192.0.2.7")),
-            host_value: Some(HeaderValue::from_static("example.com")),
         };
         let added = add_forwarding_deferred(&mut h, &mut f, Some(Version::HTTP_11));
         // The client's X-Forwarded-For is merged in the map; the rest waits.

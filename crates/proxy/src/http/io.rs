@@ -9,7 +9,7 @@ use std::future::poll_fn;
 use std::io::{self, ErrorKind::WouldBlock};
 use std::net::SocketAddr;
 use std::pin::{Pin, pin};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 use tokio::io::{
     AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, Interest, ReadHalf, WriteHalf,
@@ -46,7 +46,9 @@ impl Wire for TcpStream {
         loop {
             let wanted = buf.capacity() - buf.len();
             match read_drained(self, wanted, || recv_now_into(self, buf)) {
-                Err(e) if e.kind() == WouldBlock => self.readable().await?,
+                // The socket's own reader slot, not `readable()`: that future joins a waiter
+                // list (a lock to join and one to leave); one task reads each socket.
+                Err(e) if e.kind() == WouldBlock => poll_fn(|cx| self.poll_read_ready(cx)).await?,
                 other => return other,
             }
         }
@@ -56,7 +58,7 @@ impl Wire for TcpStream {
         while !data.is_empty() {
             match self.try_io(Interest::WRITABLE, || send_now(self, data)) {
                 Ok(n) => data = &data[n..],
-                Err(e) if e.kind() == WouldBlock => self.writable().await?,
+                Err(e) if e.kind() == WouldBlock => poll_fn(|cx| self.poll_write_ready(cx)).await?,
                 Err(e) => return Err(e),
             }
         }
@@ -232,25 +234,42 @@ pub(crate) async fn read_some_until<W: Wire>(
     }
 }
 
-/// [`read_some_until`] with a timer the caller keeps and has set: a timer reused across
-/// reads only has its deadline moved (an atomic store while it moves later), where a new one
-/// is registered with the runtime's timer wheel and removed again each time.
+/// [`read_some_until`] with a timer the caller keeps for many reads ([`poll_until`]): its
+/// deadline moves later without touching the runtime's timer wheel.
 pub(crate) async fn read_some_timed<W: Wire>(
     s: &W,
     buf: &mut BytesMut,
     mut timer: Pin<&mut Sleep>,
+    deadline: Instant,
 ) -> io::Result<usize> {
     let mut read = pin!(s.read_some(buf));
     poll_fn(|cx| {
         if let Poll::Ready(r) = read.as_mut().poll(cx) {
             return Poll::Ready(r);
         }
-        timer
-            .as_mut()
-            .poll(cx)
-            .map(|()| Err(io::ErrorKind::TimedOut.into()))
+        poll_until(timer.as_mut(), deadline, cx).map(|()| Err(io::ErrorKind::TimedOut.into()))
     })
     .await
+}
+
+/// Polls `timer` as a timer for `deadline`. A timer kept for many waits (a connection's
+/// keep-alive, a backend's response timeout) is reset only when it must fire earlier, or
+/// when it fired before `deadline`: moving it later for every wait costs a reset each time,
+/// and it fires early only once per its own period.
+pub(crate) fn poll_until(
+    mut timer: Pin<&mut Sleep>,
+    deadline: Instant,
+    cx: &mut Context<'_>,
+) -> Poll<()> {
+    if timer.deadline() > deadline {
+        timer.as_mut().reset(deadline);
+    }
+    ready!(timer.as_mut().poll(cx));
+    if timer.deadline() >= deadline {
+        return Poll::Ready(());
+    }
+    timer.as_mut().reset(deadline);
+    timer.poll(cx)
 }
 
 /// [`Wire::write_all`] as a free function.

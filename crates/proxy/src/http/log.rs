@@ -9,6 +9,7 @@ use super::fields::{Fields, as_text};
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// What one line says.
@@ -27,7 +28,7 @@ pub(crate) struct Access {
     pub(crate) referer: String,
     pub(crate) user_agent: String,
     pub(crate) request_id: String,
-    pub(crate) route: String,
+    pub(crate) route: Arc<str>,
     pub(crate) backend: Option<SocketAddr>,
     /// From the first byte of the request to its whole head.
     pub(crate) t_request: Duration,

@@ -27,8 +27,8 @@ pub(crate) struct Upstream {
     pub(crate) _slot: Option<crate::load::Held>,
     /// Carries a PROXY header for one client: never reused for another.
     pub(crate) private: bool,
-    /// The response timeout, one timer for the connection's life (see
-    /// [`super::io::read_some_timed`]).
+    /// The response timeout, one timer for the connection's life, moved lazily (see
+    /// [`super::io::poll_until`]).
     pub(crate) timer: Pin<Box<Sleep>>,
     /// The read buffer kept between requests ([`Upstream::take_buf`], [`Upstream::keep_buf`]):
     /// none at first, and none once a sweep finds the connection among its backend's older

@@ -21,7 +21,7 @@ pub(crate) struct Added<'a> {
     pub(crate) framing: Framing,
     /// A request id Fulcrum made, which replaces any the client sent.
     pub(crate) request_id: Option<(&'a HeaderName, &'a HeaderValue)>,
-    pub(crate) forwarding: &'a Deferred,
+    pub(crate) forwarding: &'a Deferred<'a>,
 }
 
 /// Writes the whole head (request line, fields, empty line) of `head` as rewritten.
@@ -83,7 +83,6 @@ mod tests {
             proto: "http",
             host: Some("h"),
             client_value: Some(HeaderValue::from_static("192.0.2.7")),
-            host_value: Some(HeaderValue::from_static("h")),
         }
     }
 

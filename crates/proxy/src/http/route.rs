@@ -18,7 +18,7 @@ pub(crate) struct Router {
 /// One compiled route.
 #[derive(Debug)]
 pub(crate) struct Route {
-    pub(crate) name: String,
+    pub(crate) name: Arc<str>,
     host: Option<HostMatch>,
     path: Option<PathMatcher>,
     methods: Vec<Method>,
@@ -109,7 +109,7 @@ impl Route {
             .map(|m| Method::from_bytes(m.as_bytes()).map_err(|e| e.to_string()))
             .collect::<Result<_, _>>()?;
         Ok(Route {
-            name: r.name.clone(),
+            name: Arc::from(r.name.as_str()),
             host: r.host.clone(),
             path,
             methods,

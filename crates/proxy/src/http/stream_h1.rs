@@ -59,7 +59,7 @@ pub(crate) struct Outgoing<'a> {
     /// The head, rewritten.
     pub(crate) parts: &'a http::request::Parts,
     /// Fields Fulcrum adds, written after the client's unless the route's rules drop them.
-    pub(crate) added: Option<&'a Deferred>,
+    pub(crate) added: Option<&'a Deferred<'a>>,
     pub(crate) rules: &'a Rules,
     /// For a Host field, if the request has none.
     pub(crate) authority: Option<&'a str>,
