@@ -233,3 +233,53 @@ fn sigint_with_no_connections_exits_zero_promptly() {
         t0.elapsed()
     );
 }
+
+/// Idle keep-alive connections, HTTP/1.1 and HTTP/2, end as soon as a graceful stop begins:
+/// no request is in flight on them, so the process exits long before its shutdown timeout.
+#[test]
+fn sigterm_closes_idle_keep_alive_connections_at_once() {
+    use support::h2raw::H2Conn;
+    use support::http_backend::HttpBackend;
+    use support::raw::{RawClient, http_cluster, http_config};
+
+    let backend = HttpBackend::start("b");
+    let listen = free_addr();
+    let cfg = http_config(
+        free_port(),
+        listen,
+        "cluster = \"c\"",
+        &http_cluster("c", &[backend.addr()], ""),
+    )
+    .replace("shutdown_timeout = \"5s\"", "shutdown_timeout = \"20s\"");
+    let mut f = Fulcrum::start(&cfg);
+
+    let mut h1 = RawClient::connect(listen);
+    h1.send(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let r = h1.read_response().unwrap();
+    assert_eq!(r.status, 200, "{}", f.diag());
+    assert!(h1.open_for(Duration::from_millis(200)), "keep-alive{}", f.diag());
+    let mut h2 = H2Conn::handshake(listen).unwrap_or_else(|e| panic!("h2c: {e}{}", f.diag()));
+
+    let t0 = Instant::now();
+    f.sigterm();
+    assert!(
+        h1.closed_within(Duration::from_secs(3)),
+        "the idle HTTP/1.1 connection stayed open after SIGTERM{}",
+        f.diag()
+    );
+    let end = h2.wait_goaway(Duration::from_secs(3));
+    assert!(
+        end.goaway.is_some(),
+        "no GOAWAY on the idle HTTP/2 connection after SIGTERM: {end:?}{}",
+        f.diag()
+    );
+    drop(h2);
+    let status = f.wait_exit(Duration::from_secs(5));
+    assert!(
+        matches!(status, Some(s) if s.success()),
+        "fulcrum should exit 0 once its idle connections closed, well before the 20 s \
+         shutdown_timeout; got {status:?} after {:?}{}",
+        t0.elapsed(),
+        f.diag()
+    );
+}

@@ -7,8 +7,9 @@ use crate::listener::{ListenerSlot, accept_loop};
 use crate::pipes::PipePool;
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinHandle;
@@ -43,8 +44,8 @@ pub(crate) struct WorkerCtx {
     /// Set when a graceful stop begins: keep-alive connections close after their current
     /// request, idle ones at once.
     draining: AtomicBool,
-    /// Woken when a graceful stop begins.
-    pub(crate) drain_started: Notify,
+    /// Woken when a graceful stop begins ([`DrainWatch`]).
+    drain_watchers: Mutex<Watchers>,
     /// Set when the shutdown deadline passed: connections still starting close at once.
     pub(crate) closing: AtomicBool,
     /// Woken when the shutdown deadline passed: open relays end.
@@ -72,6 +73,31 @@ impl WorkerCtx {
         self.closing.load(Relaxed)
     }
 
+    /// Registers a connection to be woken when a graceful stop begins.
+    pub(crate) fn watch_drain(&self) -> DrainWatch<'_> {
+        let mut w = self.lock_watchers();
+        let key = match w.free.pop() {
+            Some(key) => key,
+            None => {
+                w.slots.push(None);
+                w.slots.len() - 1
+            }
+        };
+        DrainWatch { ctx: self, key }
+    }
+
+    fn wake_drain_watchers(&self) {
+        for waker in self.lock_watchers().slots.iter().flatten() {
+            waker.wake_by_ref();
+        }
+    }
+
+    fn lock_watchers(&self) -> MutexGuard<'_, Watchers> {
+        self.drain_watchers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Waits until no connection is open or `deadline` passes; true if none is open.
     async fn wait_idle(&self, deadline: Instant) -> bool {
         loop {
@@ -83,6 +109,50 @@ impl WorkerCtx {
                 return self.active.load(Relaxed) == 0;
             }
         }
+    }
+}
+
+/// The wakers of the connections watching for a graceful stop, by key; free keys are reused.
+#[derive(Debug, Default)]
+struct Watchers {
+    slots: Vec<Option<Waker>>,
+    free: Vec<usize>,
+}
+
+/// A connection's registration for the start of a graceful stop, made once for the
+/// connection's life. Waiting between requests then costs a lock and a waker comparison,
+/// where a `Notify` waiter would join a list and leave it again for every request.
+#[derive(Debug)]
+pub(crate) struct DrainWatch<'a> {
+    ctx: &'a WorkerCtx,
+    key: usize,
+}
+
+impl DrainWatch<'_> {
+    /// Ready once a graceful stop has begun; else the task is woken when one does.
+    pub(crate) fn poll_started(&self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.ctx.is_draining() {
+            return Poll::Ready(());
+        }
+        let mut w = self.ctx.lock_watchers();
+        let slot = &mut w.slots[self.key];
+        if !slot.as_ref().is_some_and(|old| old.will_wake(cx.waker())) {
+            *slot = Some(cx.waker().clone());
+        }
+        Poll::Pending
+    }
+
+    /// Waits until a graceful stop begins.
+    pub(crate) async fn started(&self) {
+        std::future::poll_fn(|cx| self.poll_started(cx)).await
+    }
+}
+
+impl Drop for DrainWatch<'_> {
+    fn drop(&mut self) {
+        let mut w = self.ctx.lock_watchers();
+        w.slots[self.key] = None;
+        w.free.push(self.key);
     }
 }
 
@@ -122,7 +192,7 @@ pub(crate) fn spawn(
                 pool: Arc::default(),
                 clients: crate::http::ClientPool::default(),
                 draining: AtomicBool::new(false),
-                drain_started: Notify::new(),
+                drain_watchers: Mutex::default(),
                 closing: AtomicBool::new(false),
                 close_now: Notify::new(),
                 active: AtomicUsize::new(0),
@@ -181,7 +251,7 @@ async fn sweep_pool(ctx: Arc<WorkerCtx>) {
 /// Lets open connections finish until `deadline`, then ends the rest (each still logs its line).
 async fn drain(ctx: &WorkerCtx, deadline: Duration) {
     ctx.draining.store(true, Relaxed);
-    ctx.drain_started.notify_waiters();
+    ctx.wake_drain_watchers();
     if ctx.wait_idle(Instant::now() + deadline).await {
         return;
     }

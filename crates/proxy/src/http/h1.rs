@@ -7,7 +7,7 @@ use super::exchange;
 use super::io::{ClientIo, Wire, read_some_timed, read_some_until, write_all_within};
 use super::respond::{Cause, error_response};
 use crate::listener::ListenerRuntime;
-use crate::worker::WorkerCtx;
+use crate::worker::{DrainWatch, WorkerCtx};
 use bytes::{Buf, BytesMut};
 use fulcrum_h1::{Parsed, RawRequestHead, RequestParser};
 use std::future::poll_fn;
@@ -30,6 +30,8 @@ pub(crate) struct Conn<'a> {
     pub(crate) listener: &'a ListenerRuntime,
     pub(crate) http: &'a HttpRuntime,
     pub(crate) worker: &'a WorkerCtx,
+    /// Wakes the connection between requests when a graceful stop begins.
+    pub(crate) drain: &'a DrainWatch<'a>,
     /// Bytes read from the client and not used yet (the next request, pipelined).
     pub(crate) buf: &'a mut BytesMut,
     /// The client's address as a header value, made once for X-Forwarded-For.
@@ -87,12 +89,14 @@ pub(crate) fn serve(
             return;
         };
         let peer_value = http::HeaderValue::from_str(&peer.ip().to_string()).ok();
+        let drain = worker.watch_drain();
         let mut conn = Conn {
             client: &client,
             peer: &peer,
             listener: &listener,
             http: &http,
             worker: &worker,
+            drain: &drain,
             buf: &mut buf,
             peer_value,
         };
@@ -125,12 +129,8 @@ pub(crate) fn serve(
 /// Polled by hand rather than with `select!` and futures: this is all an idle keep-alive
 /// connection holds, so it is kept small (a timer and a drain signal, no readiness future).
 async fn wait_for_request(c: &Conn<'_>, mut idle: Pin<&mut Sleep>) -> bool {
-    let mut drain = pin!(c.worker.drain_started.notified());
-    if c.worker.is_draining() {
-        return false;
-    }
     poll_fn(|cx| {
-        if drain.as_mut().poll(cx).is_ready() {
+        if c.drain.poll_started(cx).is_ready() {
             return Poll::Ready(false);
         }
         if let Poll::Ready(ready) = c.client.poll_readable(cx) {
@@ -186,18 +186,22 @@ async fn read_head(
             Some(t) => read_some_until(c.client, c.buf, t + c.http.header_timeout).await,
             None => {
                 // wait_for_request has seen the socket readable: read at once.
-                let until = idle.deadline();
-                let idle = read_some_timed(c.client, c.buf, idle.as_mut(), until);
-                let drain = c.worker.drain_started.notified();
                 if c.worker.is_draining() {
                     return Err(Stop::Quiet);
                 }
+                let until = idle.deadline();
+                let mut read = pin!(read_some_timed(c.client, c.buf, idle.as_mut(), until));
                 // The read first: it is ready at once (the socket was readable), and then the
-                // drain signal is not polled, so no waiter is registered and removed again.
-                tokio::select! {
-                    biased;
-                    r = idle => r,
-                    () = drain => return Err(Stop::Quiet),
+                // drain watch is not even looked at.
+                let read = poll_fn(|cx| {
+                    if let Poll::Ready(r) = read.as_mut().poll(cx) {
+                        return Poll::Ready(Some(r));
+                    }
+                    c.drain.poll_started(cx).map(|()| None)
+                });
+                match read.await {
+                    Some(r) => r,
+                    None => return Err(Stop::Quiet),
                 }
             }
         };

@@ -97,7 +97,8 @@ pub(crate) async fn serve_h2_io<IO>(
     h2guard::server_builder_settings(&mut builder, &limits);
     let conn = builder.serve_connection(TokioIo::new(guard), service);
     tokio::pin!(conn);
-    let drain = worker.drain_started.notified();
+    let watch = worker.watch_drain();
+    let drain = watch.started();
     tokio::pin!(drain);
     if worker.is_draining() {
         conn.as_mut().graceful_shutdown();
