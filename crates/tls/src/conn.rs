@@ -23,6 +23,7 @@ use rustls::server::{Acceptor, ClientHello};
 use rustls::{ServerConfig, ServerConnection};
 use std::io::{self, BufRead, ErrorKind::WouldBlock, Read, Write};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, ready};
 use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
@@ -35,6 +36,9 @@ pub struct TlsConn {
     state: Mutex<State>,
     /// When the handshake must be complete (the listener's `handshake_timeout` from the start).
     deadline: Instant,
+    /// rustls's `is_handshaking`, kept outside the lock: it only ever turns false, in
+    /// [`TlsConn::process`].
+    handshaking: AtomicBool,
 }
 
 struct State {
@@ -78,6 +82,7 @@ impl TlsConn {
                 closing: false,
             }),
             deadline,
+            handshaking: AtomicBool::new(true),
         };
         // Records that came with the hello (0-RTT data) are still to be processed.
         conn.process(&mut conn.lock())
@@ -89,7 +94,7 @@ impl TlsConn {
     /// Whether the client has not finished the handshake yet: only after a 0-RTT accept.
     /// Bytes read while this is true were sent as early data and may be a replay.
     pub fn is_handshaking(&self) -> bool {
-        self.lock().tls.is_handshaking()
+        self.handshaking.load(Relaxed)
     }
 
     /// Reads until the client's Finished (the rest of what it sent stays buffered for later
@@ -138,9 +143,15 @@ impl TlsConn {
     /// Writes all of `data` and sends it (records are made as `data` comes: one write of a
     /// small response is one record).
     pub async fn write_all(&self, mut data: &[u8]) -> io::Result<()> {
+        let mut all_sent = false;
         while !data.is_empty() {
-            let n = std::future::poll_fn(|cx| self.poll_write_plain(cx, data)).await?;
+            let write = |cx: &mut Context<'_>| self.poll_write_with(cx, false, |w| w.write(data));
+            let (n, sent) = std::future::poll_fn(write).await?;
             data = &data[n..];
+            all_sent = sent;
+        }
+        if all_sent {
+            return Ok(());
         }
         std::future::poll_fn(|cx| self.poll_flush_tls(cx)).await
     }
@@ -246,6 +257,9 @@ impl TlsConn {
     /// goes out with the next write.
     fn process(&self, st: &mut State) -> io::Result<()> {
         let result = st.tls.process_new_packets();
+        if !st.tls.is_handshaking() {
+            self.handshaking.store(false, Relaxed);
+        }
         st.take_early();
         let _ = self.try_flush(st);
         match result {
@@ -279,6 +293,7 @@ impl TlsConn {
 
     fn poll_write_plain(&self, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
         self.poll_write_with(cx, data.is_empty(), |w| w.write(data))
+            .map_ok(|(n, _)| n)
     }
 
     fn poll_write_slices(
@@ -288,22 +303,24 @@ impl TlsConn {
     ) -> Poll<io::Result<usize>> {
         let empty = bufs.iter().all(|b| b.is_empty());
         self.poll_write_with(cx, empty, |w| w.write_vectored(bufs))
+            .map_ok(|(n, _)| n)
     }
 
-    /// Hands plaintext to rustls (which makes the records) and sends what it can now. Waits
-    /// for the socket only when rustls's send buffer is full.
+    /// Hands plaintext to rustls (which makes the records) and sends what it can now: how
+    /// much it took, and whether everything rustls had went out. Waits for the socket only
+    /// when rustls's send buffer is full.
     fn poll_write_with(
         &self,
         cx: &mut Context<'_>,
         empty: bool,
         mut write: impl FnMut(&mut rustls::Writer<'_>) -> io::Result<usize>,
-    ) -> Poll<io::Result<usize>> {
+    ) -> Poll<io::Result<(usize, bool)>> {
         loop {
             let mut st = self.lock();
             let n = write(&mut st.tls.writer())?;
             let all_sent = self.try_flush(&mut st)?;
             if n > 0 || empty {
-                return Poll::Ready(Ok(n));
+                return Poll::Ready(Ok((n, all_sent)));
             }
             if all_sent {
                 // Nothing taken and nothing to send: plaintext held until a handshake that
