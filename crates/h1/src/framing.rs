@@ -1,8 +1,5 @@
 //! Message framing: what the fields that decide where a body ends say, checked strictly.
 
-use http::HeaderName;
-use http::header::{CONNECTION, CONTENT_LENGTH, EXPECT, HOST, TRANSFER_ENCODING, UPGRADE};
-
 use crate::scan::{TOKEN, byte_set};
 use crate::{Error, ErrorKind};
 
@@ -89,7 +86,7 @@ impl Facts {
                 Ok(())
             }
             Known::Expect => {
-                self.expect_continue |= value.eq_ignore_ascii_case(b"100-continue");
+                self.expect_continue |= is_lower(value, b"100-continue");
                 Ok(())
             }
             Known::Other => Ok(()),
@@ -123,7 +120,7 @@ impl Facts {
             if !is_token(coding) {
                 return Err(ErrorKind::InvalidTransferEncoding.into());
             }
-            let chunked = coding.eq_ignore_ascii_case(b"chunked");
+            let chunked = is_token_name(coding, b"chunked");
             if chunked && self.chunked_seen {
                 return Err(ErrorKind::ChunkedTwice.into());
             }
@@ -143,11 +140,11 @@ impl Facts {
             if !is_token(option) {
                 return Err(ErrorKind::InvalidConnection.into());
             }
-            if option.eq_ignore_ascii_case(b"close") {
+            if is_token_name(option, b"close") {
                 self.close = true;
-            } else if option.eq_ignore_ascii_case(b"keep-alive") {
+            } else if is_token_name(option, b"keep-alive") {
                 self.keep_alive = true;
-            } else if option.eq_ignore_ascii_case(b"upgrade") {
+            } else if is_token_name(option, b"upgrade") {
                 self.connection_upgrade = true;
             } else {
                 self.connection_others = true;
@@ -171,18 +168,44 @@ enum Known {
 
 impl Known {
     fn of(name: &[u8]) -> Known {
-        let is = |known: &HeaderName| name.eq_ignore_ascii_case(known.as_str().as_bytes());
+        let is = |known: &[u8]| is_token_name(name, known);
         // Lengths first: most names match none, and differ in length from all.
         match name.len() {
-            14 if is(&CONTENT_LENGTH) => Known::ContentLength,
-            17 if is(&TRANSFER_ENCODING) => Known::TransferEncoding,
-            4 if is(&HOST) => Known::Host,
-            10 if is(&CONNECTION) => Known::Connection,
-            7 if is(&UPGRADE) => Known::Upgrade,
-            6 if is(&EXPECT) => Known::Expect,
+            14 if is(b"content-length") => Known::ContentLength,
+            17 if is(b"transfer-encoding") => Known::TransferEncoding,
+            4 if is(b"host") => Known::Host,
+            10 if is(b"connection") => Known::Connection,
+            7 if is(b"upgrade") => Known::Upgrade,
+            6 if is(b"expect") => Known::Expect,
             _ => Known::Other,
         }
     }
+}
+
+/// Whether `s` is `lower` (lower-case ASCII) in any case: `eq_ignore_ascii_case` with one
+/// side known to be lower-case, which needs half the work.
+#[inline]
+fn is_lower(s: &[u8], lower: &[u8]) -> bool {
+    s.len() == lower.len()
+        && s.iter()
+            .zip(lower)
+            .all(|(a, b)| a.to_ascii_lowercase() == *b)
+}
+
+/// [`is_lower`] for a token `s` and a `lower` of lower-case letters and `-`, eight bytes at a
+/// time: setting bit 5 lower-cases a letter and keeps `-`, and makes no other token byte a
+/// letter or `-`.
+#[inline]
+fn is_token_name(s: &[u8], lower: &[u8]) -> bool {
+    const CASE: u64 = u64::from_ne_bytes([0x20; 8]);
+    let (words, rest) = s.as_chunks::<8>();
+    let (lower_words, lower_rest) = lower.as_chunks::<8>();
+    s.len() == lower.len()
+        && words
+            .iter()
+            .zip(lower_words)
+            .all(|(w, l)| u64::from_ne_bytes(*w) | CASE == u64::from_ne_bytes(*l))
+        && rest.iter().zip(lower_rest).all(|(a, b)| a | 0x20 == *b)
 }
 
 /// Strips optional whitespace (SP, HTAB) at both ends.
@@ -238,3 +261,57 @@ pub(crate) fn valid_authority(s: &[u8]) -> bool {
 
 /// reg-name bytes of RFC 3986: unreserved, pct-encoded (`%`) and sub-delims.
 static REG_NAME: [bool; 256] = byte_set(true, b"-._~%!$&'()*+,;=");
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    const NAMES: [&[u8]; 9] = [
+        b"content-length",
+        b"transfer-encoding",
+        b"host",
+        b"connection",
+        b"upgrade",
+        b"expect",
+        b"close",
+        b"keep-alive",
+        b"chunked",
+    ];
+
+    /// A token that is often one of `NAMES` in some case, or nearly.
+    fn token() -> impl Strategy<Value = Vec<u8>> {
+        let tchars: Vec<u8> = (0..=255u8).filter(|&b| TOKEN[b as usize]).collect();
+        let tchar = prop::sample::select(tchars);
+        let near = (
+            prop::sample::select(NAMES.to_vec()),
+            any::<u64>(),
+            tchar.clone(),
+        )
+            .prop_map(|(name, cases, other)| {
+                let mut name: Vec<u8> = name.to_vec();
+                for (i, b) in name.iter_mut().enumerate() {
+                    if cases >> i & 1 == 1 {
+                        *b = b.to_ascii_uppercase();
+                    }
+                }
+                if cases >> 40 & 3 == 0 {
+                    let at = (cases >> 42) as usize % name.len();
+                    name[at] = other;
+                }
+                name
+            });
+        prop_oneof![near, prop::collection::vec(tchar, 0..20)]
+    }
+
+    proptest! {
+        #[test]
+        fn token_names_compare_as_eq_ignore_ascii_case(s in token()) {
+            for name in NAMES {
+                prop_assert_eq!(is_token_name(&s, name), s.eq_ignore_ascii_case(name));
+                prop_assert_eq!(is_lower(&s, name), s.eq_ignore_ascii_case(name));
+            }
+        }
+    }
+}
