@@ -213,6 +213,11 @@ pub(crate) fn trim(mut s: &[u8]) -> &[u8] {
     while let [b' ' | b'\t', rest @ ..] = s {
         s = rest;
     }
+    trim_end(s)
+}
+
+/// Strips optional whitespace (SP, HTAB) at the end.
+pub(crate) fn trim_end(mut s: &[u8]) -> &[u8] {
     while let [rest @ .., b' ' | b'\t'] = s {
         s = rest;
     }
@@ -237,12 +242,11 @@ pub(crate) fn valid_authority(s: &[u8]) -> bool {
                 .all(|&b| b.is_ascii_hexdigit() || matches!(b, b':' | b'.'));
         (ok, &rest[end + 1..])
     } else {
-        let end = s.iter().position(|&b| b == b':').unwrap_or(s.len());
-        let host = &s[..end];
-        (
-            !host.is_empty() && host.iter().all(|&b| REG_NAME[b as usize]),
-            &s[end..],
-        )
+        // The host ends at the first byte that is not a reg-name byte, which must be the
+        // colon before the port: reg-name has no colon.
+        let end = s.iter().position(|&b| !REG_NAME[b as usize]);
+        let end = end.unwrap_or(s.len());
+        (end > 0, &s[end..])
     };
     host_ok
         && match port {
@@ -305,7 +309,31 @@ mod tests {
         prop_oneof![near, prop::collection::vec(tchar, 0..20)]
     }
 
+    /// `valid_authority` as it was written first: the host ends at the first colon.
+    fn valid_authority_by_colon(s: &[u8]) -> bool {
+        if s.starts_with(b"[") {
+            return valid_authority(s);
+        }
+        let end = s.iter().position(|&b| b == b':').unwrap_or(s.len());
+        let host = &s[..end];
+        let port_ok = match &s[end..] {
+            [] => true,
+            [b':', digits @ ..] => {
+                (1..=5).contains(&digits.len())
+                    && digits.iter().all(u8::is_ascii_digit)
+                    && std::str::from_utf8(digits).unwrap().parse::<u32>().unwrap() <= 65535
+            }
+            _ => false,
+        };
+        !host.is_empty() && host.iter().all(|&b| REG_NAME[b as usize]) && port_ok
+    }
+
     proptest! {
+        #[test]
+        fn authority_host_ends_at_the_colon(s in "[a-z0-9.:@/%-]{0,12}") {
+            prop_assert_eq!(valid_authority(s.as_bytes()), valid_authority_by_colon(s.as_bytes()));
+        }
+
         #[test]
         fn token_names_compare_as_eq_ignore_ascii_case(s in token()) {
             for name in NAMES {

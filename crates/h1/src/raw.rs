@@ -8,7 +8,7 @@
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue};
 
-use crate::framing::{Facts, trim};
+use crate::framing::{Facts, trim_end};
 use crate::head::leading_space;
 use crate::{Error, ErrorKind};
 
@@ -105,10 +105,9 @@ pub(crate) fn build_raw(
     for &[colon, end] in pairs {
         let (colon, end) = (colon as usize, end as usize);
         let name = &head[line..colon];
-        let raw = &head[colon + 1..end];
-        let value = trim(raw);
+        let start = colon + 1 + leading_space(&head[colon + 1..end]);
+        let value = trim_end(&head[start..end]);
         facts.observe(name, value)?;
-        let start = colon + 1 + leading_space(raw);
         lines.push(Line {
             name: (line as u32, colon as u32),
             value: (start as u32, (start + value.len()) as u32),
