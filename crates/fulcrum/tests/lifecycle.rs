@@ -257,7 +257,11 @@ fn sigterm_closes_idle_keep_alive_connections_at_once() {
     h1.send(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
     let r = h1.read_response().unwrap();
     assert_eq!(r.status, 200, "{}", f.diag());
-    assert!(h1.open_for(Duration::from_millis(200)), "keep-alive{}", f.diag());
+    assert!(
+        h1.open_for(Duration::from_millis(200)),
+        "keep-alive{}",
+        f.diag()
+    );
     let mut h2 = H2Conn::handshake(listen).unwrap_or_else(|e| panic!("h2c: {e}{}", f.diag()));
 
     let t0 = Instant::now();
