@@ -89,7 +89,7 @@ pub(crate) async fn proxy(
             bodiless,
             added: None,
         },
-        authority,
+        authority.as_deref(),
         log,
     );
     let (fed, response) = tokio::join!(feed, send);

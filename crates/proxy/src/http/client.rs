@@ -201,7 +201,7 @@ pub(crate) async fn forward(
     parts: http::request::Parts,
     body: Body,
     plan: Plan<'_>,
-    authority: Option<String>,
+    authority: Option<&str>,
     log: &mut Access,
 ) -> Result<Response<Body>, Cause> {
     let cluster = &route.cluster;
@@ -217,7 +217,6 @@ pub(crate) async fn forward(
     let mut _retrying = None;
     loop {
         let timeout = retry.per_try(cluster.config.response_timeout);
-        let authority = authority.as_deref();
         let result = match &request {
             Some((parts, _)) if own => {
                 let outgoing = stream_h1::Outgoing {

@@ -204,9 +204,7 @@ async fn route_and_send(
     // A stream that ended with its HEADERS frame has no body: it can be sent again.
     let bodiless = hyper::body::Body::is_end_stream(&body);
     let direct = super::stream_h1::takes(&route.cluster, bodiless);
-    // X-Forwarded-Host borrows its own copy: `authority` itself goes on to the client.
-    let forwarded_host = authority.clone();
-    let added = rewrite_request(ctx, &mut parts, route, forwarded_host.as_deref(), direct);
+    let added = rewrite_request(ctx, &mut parts, route, authority.as_deref(), direct);
     let body: Body = body.map_err(|e| Box::new(e) as BoxError).boxed_unsync();
     let worker = &ctx.worker;
     let plan = client::Plan {
@@ -214,7 +212,16 @@ async fn route_and_send(
         bodiless,
         added: added.as_ref(),
     };
-    let forwarded = client::forward(worker, ctx.peer, route, parts, body, plan, authority, log);
+    let forwarded = client::forward(
+        worker,
+        ctx.peer,
+        route,
+        parts,
+        body,
+        plan,
+        authority.as_deref(),
+        log,
+    );
     let response = forwarded.await?;
     Ok(rewrite_response(ctx, route, response, request_id, log))
 }
