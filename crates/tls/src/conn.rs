@@ -6,22 +6,23 @@
 //! Finished to serve 0-RTT requests ([`TlsConn::is_handshaking`]); and a read that drains the
 //! socket clears its readiness at once instead of costing one more `recv` that says `EAGAIN`.
 //!
-//! One `std::sync::Mutex` guards the rustls state. It is held only around rustls calls and
-//! non-blocking socket calls, never across an `.await`, so a reader and a writer never wait on
-//! each other. Readiness comes from the socket's own (`poll_read_ready`, `poll_write_ready`);
-//! a read and a write may be pending at once, each in its own direction.
+//! One `std::sync::Mutex` guards the TLS state ([`Session`]). It is held only around the
+//! state's calls and non-blocking socket calls, never across an `.await`, so a reader and a
+//! writer never wait on each other. Readiness comes from the socket's own (`poll_read_ready`,
+//! `poll_write_ready`); a read and a write may be pending at once, each in its own direction.
 //!
-//! 0-RTT: rustls keeps early data apart from the rest of the plaintext; reads here return it
-//! first, as the first bytes of the stream, so the caller sees one byte stream. While
-//! [`TlsConn::is_handshaking`] is true, every byte a read returns was early data (the
-//! handshake completes before any later byte can be decrypted).
+//! 0-RTT: plaintext decrypted during the handshake (early data first) is returned first, so
+//! the caller sees one byte stream. While [`TlsConn::is_handshaking`] is true, every byte a
+//! read returns was early data (the handshake completes before any later byte can be
+//! decrypted).
 
 use crate::identity::ClientIdentity;
 use crate::server::AcceptError;
-use fulcrum_sys::socket::{recv_now, send_now};
-use rustls::server::{Acceptor, ClientHello};
-use rustls::{ServerConfig, ServerConnection};
-use std::io::{self, BufRead, ErrorKind::WouldBlock, Read, Write};
+use crate::session::{Session, Step};
+use fulcrum_sys::socket::{recv_now, recv_now_into, send_now};
+use rustls::ServerConfig;
+use rustls::server::{Acceptor, ClientHello, UnbufferedServerConnection};
+use std::io::{self, ErrorKind::WouldBlock, Read, Write};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -33,22 +34,12 @@ use tokio::time::Instant;
 /// A server-side TLS connection: handshake done, or (0-RTT) waiting for the client's Finished.
 pub struct TlsConn {
     tcp: TcpStream,
-    state: Mutex<State>,
+    state: Mutex<Session>,
     /// When the handshake must be complete (the listener's `handshake_timeout` from the start).
     deadline: Instant,
-    /// rustls's `is_handshaking`, kept outside the lock: it only ever turns false, in
-    /// [`TlsConn::process`].
+    /// Whether the handshake is in progress, kept outside the lock: it only ever turns false,
+    /// in [`TlsConn::step`].
     handshaking: AtomicBool,
-}
-
-struct State {
-    tls: ServerConnection,
-    /// Early data taken out of rustls and not read yet (it comes before any other plaintext).
-    early: Vec<u8>,
-    /// How much of `early` has been read.
-    early_read: usize,
-    /// close_notify has been queued.
-    closing: bool,
 }
 
 impl std::fmt::Debug for TlsConn {
@@ -63,30 +54,23 @@ impl std::fmt::Debug for TlsConn {
 impl TlsConn {
     /// Runs the handshake on `tcp`, after feeding rustls `prefix` (bytes of the connection
     /// already read, e.g. after a PROXY header), with the config `pick` chooses for the
-    /// client's hello. Returns when the handshake is complete, or, when rustls accepted 0-RTT
-    /// data, as soon as the server's flight is sent: the early data can then be read while
-    /// the client finishes. The caller bounds it in time.
+    /// client's hello. Returns when the handshake is complete, or, when the client sent 0-RTT
+    /// data, as soon as some of it has arrived and the server's flight is sent: the early data
+    /// can then be read while the client finishes. The caller bounds it in time.
     pub(crate) async fn handshake(
         tcp: TcpStream,
         prefix: &[u8],
         pick: impl FnOnce(&ClientHello<'_>) -> Arc<ServerConfig>,
         deadline: Instant,
     ) -> Result<TlsConn, AcceptError> {
-        let tls = read_client_hello(&tcp, prefix, pick).await?;
+        let (config, received) = read_client_hello(&tcp, prefix, pick).await?;
+        let tls = UnbufferedServerConnection::new(config).map_err(AcceptError::Tls)?;
         let conn = TlsConn {
             tcp,
-            state: Mutex::new(State {
-                tls,
-                early: Vec::new(),
-                early_read: 0,
-                closing: false,
-            }),
+            state: Mutex::new(Session::new(tls, &received)),
             deadline,
             handshaking: AtomicBool::new(true),
         };
-        // Records that came with the hello (0-RTT data) are still to be processed.
-        conn.process(&mut conn.lock())
-            .map_err(AcceptError::from_io)?;
         conn.drive(true).await.map_err(AcceptError::from_io)?;
         Ok(conn)
     }
@@ -100,6 +84,9 @@ impl TlsConn {
     /// Reads until the client's Finished (the rest of what it sent stays buffered for later
     /// reads), within the handshake timeout. Returns at once if the handshake is complete.
     pub async fn complete_handshake(&self) -> io::Result<()> {
+        if !self.is_handshaking() {
+            return Ok(());
+        }
         match tokio::time::timeout_at(self.deadline, self.drive(false)).await {
             Ok(r) => r,
             Err(_) => Err(io::ErrorKind::TimedOut.into()),
@@ -108,17 +95,12 @@ impl TlsConn {
 
     /// The protocol ALPN chose, if any.
     pub fn alpn_protocol(&self) -> Option<Vec<u8>> {
-        self.lock().tls.alpn_protocol().map(<[u8]>::to_vec)
+        self.lock().alpn_protocol().map(<[u8]>::to_vec)
     }
 
     /// The verified client certificate's identity (mTLS), if the client presented one.
     pub fn identity(&self) -> Option<ClientIdentity> {
-        ClientIdentity::of(&self.lock().tls)
-    }
-
-    /// Runs `f` on the rustls connection (negotiated parameters, peer certificates).
-    pub fn with_connection<R>(&self, f: impl FnOnce(&ServerConnection) -> R) -> R {
-        f(&self.lock().tls)
+        ClientIdentity::from_der(self.lock().peer_certificate()?.as_ref())
     }
 
     /// The TCP socket under the TLS (addresses, socket options).
@@ -145,7 +127,7 @@ impl TlsConn {
     pub async fn write_all(&self, mut data: &[u8]) -> io::Result<()> {
         let mut all_sent = false;
         while !data.is_empty() {
-            let write = |cx: &mut Context<'_>| self.poll_write_with(cx, false, |w| w.write(data));
+            let write = |cx: &mut Context<'_>| self.poll_write_with(cx, &[data]);
             let (n, sent) = std::future::poll_fn(write).await?;
             data = &data[n..];
             all_sent = sent;
@@ -167,41 +149,35 @@ impl TlsConn {
     /// keeps no state between polls, so the wait stays small. Ready at once while the
     /// handshake is in progress (after 0-RTT): the read that follows carries its deadline.
     pub fn poll_readable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        {
-            let mut st = self.lock();
-            if st.has_plaintext() || st.tls.is_handshaking() {
-                return Poll::Ready(Ok(()));
-            }
+        if self.lock().readable() {
+            return Poll::Ready(Ok(()));
         }
         self.tcp.poll_read_ready(cx)
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
+    fn lock(&self) -> MutexGuard<'_, Session> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The handshake loop: send what rustls has, stop when the handshake is complete (or,
-    /// with `stop_early`, when 0-RTT was accepted and the server's flight is out), else read.
+    /// The handshake loop: send what there is to send, stop when the handshake is complete
+    /// (or, with `stop_early`, when early data has arrived), else process or read.
     async fn drive(&self, stop_early: bool) -> io::Result<()> {
+        std::future::poll_fn(|cx| self.poll_handshake(cx, stop_early)).await
+    }
+
+    fn poll_handshake(&self, cx: &mut Context<'_>, stop_early: bool) -> Poll<io::Result<()>> {
         loop {
-            std::future::poll_fn(|cx| self.poll_flush_tls(cx)).await?;
-            {
-                let mut st = self.lock();
-                if !st.tls.is_handshaking() || (stop_early && st.tls.early_data().is_some()) {
-                    return Ok(());
-                }
+            ready!(self.poll_flush_tls(cx))?;
+            let mut st = self.lock();
+            if !st.is_handshaking() || (stop_early && st.early_data) {
+                return Poll::Ready(Ok(()));
             }
-            let n = std::future::poll_fn(|cx| {
-                loop {
-                    if let Some(n) = self.read_tls(&mut self.lock())? {
-                        return Poll::Ready(Ok::<_, io::Error>(n));
-                    }
-                    ready!(self.tcp.poll_read_ready(cx))?;
-                }
-            })
-            .await?;
-            if n == 0 {
-                return Err(io::ErrorKind::UnexpectedEof.into());
+            if st.ended {
+                return Poll::Ready(Err(io::ErrorKind::UnexpectedEof.into()));
+            }
+            if self.step(&mut st)? == Step::Blocked && self.read_tls(&mut st)?.is_none() {
+                drop(st);
+                ready!(self.tcp.poll_read_ready(cx))?;
             }
         }
     }
@@ -213,67 +189,75 @@ impl TlsConn {
     ) -> Poll<io::Result<usize>> {
         loop {
             let mut st = self.lock();
-            if let Some(result) = st.plaintext(take) {
-                return Poll::Ready(result);
+            if let Some(n) = st.plaintext(take) {
+                return Poll::Ready(Ok(n));
             }
-            let read = self.read_tls(&mut st)?;
-            drop(st);
-            if read.is_none() {
+            let step = self.step(&mut st)?;
+            // What the step queued (tickets, alerts, a key update) goes now if the socket
+            // takes it, else with the next write.
+            if !st.unsent().is_empty() {
+                let _ = self.try_flush(&mut st);
+            }
+            if step == Step::Blocked && self.read_tls(&mut st)?.is_none() {
+                drop(st);
                 ready!(self.tcp.poll_read_ready(cx))?;
             }
         }
     }
 
-    /// One read from the socket into rustls, then processing: `Some(n)` bytes read (0: the
-    /// socket's end), `None` when the socket has nothing now. A short read drained the
-    /// socket, so its readiness is cleared at once (no extra `recv` to learn `EAGAIN`).
-    fn read_tls(&self, st: &mut State) -> io::Result<Option<usize>> {
+    /// Processes one handshake state or record, and notes the end of the handshake.
+    fn step(&self, st: &mut Session) -> io::Result<Step> {
+        let step = st.step().inspect_err(|_| {
+            // The alert that says why, if the socket takes it now.
+            let _ = self.try_flush(st);
+        })?;
+        self.note_handshake(st);
+        Ok(step)
+    }
+
+    /// Clears [`TlsConn::handshaking`] once the state's handshake is complete.
+    fn note_handshake(&self, st: &Session) {
+        if !st.is_handshaking() && self.is_handshaking() {
+            self.handshaking.store(false, Relaxed);
+        }
+    }
+
+    /// One read from the socket: `Some(n)` bytes read (0: the socket's end, noted in the
+    /// state), `None` when the socket has nothing now. A short read drained the socket, so
+    /// its readiness is cleared at once (no extra `recv` to learn `EAGAIN`).
+    fn read_tls(&self, st: &mut Session) -> io::Result<Option<usize>> {
+        let input = st.input_for_read();
         let mut got = None;
         let result = self.tcp.try_io(Interest::READABLE, || {
-            let mut sock = SockRead {
-                tcp: &self.tcp,
-                asked: 0,
-            };
-            let n = st.tls.read_tls(&mut sock)?;
+            let asked = input.capacity() - input.len();
+            let n = recv_now_into(&self.tcp, input)?;
             got = Some(n);
-            if n > 0 && n < sock.asked {
+            if n > 0 && n < asked {
                 return Err(WouldBlock.into());
             }
             Ok(n)
         });
         match (result, got) {
-            (_, Some(n)) => {
-                self.process(st)?;
-                Ok(Some(n))
+            (_, Some(0)) | (Ok(0), None) => {
+                st.ended = true;
+                Ok(Some(0))
             }
+            (_, Some(n)) => Ok(Some(n)),
             (Err(e), None) if e.kind() == WouldBlock => Ok(None),
             (Err(e), None) => Err(e),
             (Ok(n), None) => Ok(Some(n)),
         }
     }
 
-    /// Processes what rustls read; sends at once what that produced (session tickets after
-    /// the handshake, alerts, key updates) if the socket takes it without waiting, else it
-    /// goes out with the next write.
-    fn process(&self, st: &mut State) -> io::Result<()> {
-        let result = st.tls.process_new_packets();
-        if !st.tls.is_handshaking() {
-            self.handshaking.store(false, Relaxed);
-        }
-        st.take_early();
-        let _ = self.try_flush(st);
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) => Err(io::Error::new(io::ErrorKind::InvalidData, e)),
-        }
-    }
-
-    /// Writes what rustls has to send without waiting: `Ok(true)` when all of it went.
-    fn try_flush(&self, st: &mut State) -> io::Result<bool> {
-        while st.tls.wants_write() {
-            match st.tls.write_tls(&mut SockWrite(&self.tcp)) {
+    /// Sends what is queued without waiting: `Ok(true)` when all of it went.
+    fn try_flush(&self, st: &mut Session) -> io::Result<bool> {
+        while !st.unsent().is_empty() {
+            match self
+                .tcp
+                .try_io(Interest::WRITABLE, || send_now(&self.tcp, st.unsent()))
+            {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(_) => {}
+                Ok(n) => st.advance_sent(n),
                 Err(e) if e.kind() == WouldBlock => return Ok(false),
                 Err(e) => return Err(e),
             }
@@ -291,46 +275,46 @@ impl TlsConn {
         }
     }
 
-    fn poll_write_plain(&self, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
-        self.poll_write_with(cx, data.is_empty(), |w| w.write(data))
-            .map_ok(|(n, _)| n)
-    }
-
-    fn poll_write_slices(
+    /// Seals plaintext into records and sends what it can now: how much it took, and whether
+    /// everything queued went out. Waits for the socket only while earlier records are
+    /// unsent; during the handshake, for the client's Finished unless rustls can send at
+    /// half-RTT (0-RTT accepted).
+    fn poll_write_with<T: std::ops::Deref<Target = [u8]>>(
         &self,
         cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        let empty = bufs.iter().all(|b| b.is_empty());
-        self.poll_write_with(cx, empty, |w| w.write_vectored(bufs))
-            .map_ok(|(n, _)| n)
-    }
-
-    /// Hands plaintext to rustls (which makes the records) and sends what it can now: how
-    /// much it took, and whether everything rustls had went out. Waits for the socket only
-    /// when rustls's send buffer is full.
-    fn poll_write_with(
-        &self,
-        cx: &mut Context<'_>,
-        empty: bool,
-        mut write: impl FnMut(&mut rustls::Writer<'_>) -> io::Result<usize>,
+        parts: &[T],
     ) -> Poll<io::Result<(usize, bool)>> {
         loop {
             let mut st = self.lock();
-            let n = write(&mut st.tls.writer())?;
+            if !self.try_flush(&mut st)? {
+                drop(st);
+                ready!(self.tcp.poll_write_ready(cx))?;
+                continue;
+            }
+            if parts.iter().all(|p| p.is_empty()) {
+                return Poll::Ready(Ok((0, true)));
+            }
+            let n = if !st.in_traffic() {
+                let first = parts
+                    .iter()
+                    .find(|p| !p.is_empty())
+                    .map_or(&[][..], |p| &p[..]);
+                let wrote = st.write_half_rtt(first);
+                self.note_handshake(&st);
+                match wrote? {
+                    Some(n) => n,
+                    None if !st.in_traffic() => {
+                        drop(st);
+                        ready!(self.poll_handshake(cx, false))?;
+                        continue;
+                    }
+                    None => continue,
+                }
+            } else {
+                st.write(parts)?
+            };
             let all_sent = self.try_flush(&mut st)?;
-            if n > 0 || empty {
-                return Poll::Ready(Ok((n, all_sent)));
-            }
-            if all_sent {
-                // Nothing taken and nothing to send: plaintext held until a handshake that
-                // does not progress (cannot happen with 0-RTT, which sends at half-RTT).
-                return Poll::Ready(Err(io::Error::other(
-                    "TLS send buffer full before the handshake completed",
-                )));
-            }
-            drop(st);
-            ready!(self.tcp.poll_write_ready(cx))?;
+            return Poll::Ready(Ok((n, all_sent)));
         }
     }
 
@@ -341,8 +325,7 @@ impl TlsConn {
         {
             let mut st = self.lock();
             if !st.closing {
-                st.closing = true;
-                st.tls.send_close_notify();
+                st.close_notify()?;
             }
             let _ = self.try_flush(&mut st);
         }
@@ -353,57 +336,16 @@ impl TlsConn {
     }
 }
 
-impl State {
-    /// Early data rustls accepted, moved out so that reads return it first.
-    fn take_early(&mut self) {
-        if let Some(mut early) = self.tls.early_data() {
-            // An in-memory buffer: it cannot fail.
-            let _ = early.read_to_end(&mut self.early);
-        }
-    }
-
-    /// What a read returns from what is buffered: early data first, then the rest.
-    /// `None` when nothing is (read the socket).
-    fn plaintext(&mut self, take: &mut impl FnMut(&[u8]) -> usize) -> Option<io::Result<usize>> {
-        if self.early_read < self.early.len() {
-            let n = take(&self.early[self.early_read..]);
-            self.early_read += n;
-            if self.early_read == self.early.len() {
-                self.early = Vec::new();
-                self.early_read = 0;
-            }
-            return Some(Ok(n));
-        }
-        let mut reader = self.tls.reader();
-        match reader.fill_buf() {
-            Ok([]) => Some(Ok(0)),
-            Ok(chunk) => {
-                let n = take(chunk);
-                reader.consume(n);
-                Some(Ok(n))
-            }
-            Err(e) if e.kind() == WouldBlock => None,
-            // The peer closed without close_notify: HTTP frames its messages, so the end of
-            // the stream is enough.
-            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Some(Ok(0)),
-            Err(e) => Some(Err(e)),
-        }
-    }
-
-    fn has_plaintext(&mut self) -> bool {
-        self.early_read < self.early.len()
-            || !matches!(self.tls.reader().fill_buf(), Err(e) if e.kind() == WouldBlock)
-    }
-}
-
-/// Reads the ClientHello (`prefix` first, then the socket), then starts the connection with
-/// the config `pick` chooses for it. A bad hello is answered with rustls's alert.
+/// Reads the ClientHello (`prefix` first, then the socket) and returns the config `pick`
+/// chooses for it, with every byte read so far (the hello, and what followed it) for the
+/// connection to start from. A bad hello is answered with rustls's alert.
 async fn read_client_hello(
     tcp: &TcpStream,
     prefix: &[u8],
     pick: impl FnOnce(&ClientHello<'_>) -> Arc<ServerConfig>,
-) -> Result<ServerConnection, AcceptError> {
+) -> Result<(Arc<ServerConfig>, Vec<u8>), AcceptError> {
     let mut acceptor = Acceptor::default();
+    let mut received = prefix.to_vec();
     let mut rest = prefix;
     let accepted = loop {
         match acceptor.accept() {
@@ -417,7 +359,10 @@ async fn read_client_hello(
         let read = if rest.is_empty() {
             loop {
                 tcp.readable().await.map_err(AcceptError::Io)?;
-                let mut sock = SockRead { tcp, asked: 0 };
+                let mut sock = SockRead {
+                    tcp,
+                    received: &mut received,
+                };
                 match tcp.try_io(Interest::READABLE, || acceptor.read_tls(&mut sock)) {
                     Err(e) if e.kind() == WouldBlock => continue,
                     other => break other,
@@ -432,41 +377,30 @@ async fn read_client_hello(
             Err(e) => return Err(AcceptError::from_io(e)),
         }
     };
-    let config = pick(&accepted.client_hello());
-    accepted.into_connection(config).map_err(|(e, mut alert)| {
-        let _ = alert.write_all(&mut SockWrite(tcp));
-        AcceptError::Tls(e)
-    })
+    Ok((pick(&accepted.client_hello()), received))
 }
 
-/// The socket as `io::Read` for rustls, remembering how much was asked for.
+/// The socket as `io::Read` for rustls's acceptor, keeping a copy of what it read.
 struct SockRead<'a> {
     tcp: &'a TcpStream,
-    asked: usize,
+    received: &'a mut Vec<u8>,
 }
 
 impl Read for SockRead<'_> {
     /// A raw `recv`: callers run it inside `try_io`, which clears the readiness on `EAGAIN`.
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.asked = buf.len();
-        recv_now(self.tcp, buf)
+        let n = recv_now(self.tcp, buf)?;
+        self.received.extend_from_slice(&buf[..n]);
+        Ok(n)
     }
 }
 
-/// The socket as `io::Write` for rustls (vectored: all queued records in one call; one record,
-/// the usual case, goes with `send`, which costs the kernel less than `writev`).
+/// The socket as `io::Write`, for the acceptor's alert.
 struct SockWrite<'a>(&'a TcpStream);
 
 impl Write for SockWrite<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.0.try_io(Interest::WRITABLE, || send_now(self.0, buf))
-    }
-
-    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
-        match bufs {
-            [one] => self.write(one),
-            _ => self.0.try_write_vectored(bufs),
-        }
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -501,7 +435,8 @@ impl AsyncWrite for TlsConn {
         cx: &mut Context<'_>,
         data: &[u8],
     ) -> Poll<io::Result<usize>> {
-        self.into_ref().get_ref().poll_write_plain(cx, data)
+        let conn = self.into_ref().get_ref();
+        conn.poll_write_with(cx, &[data]).map_ok(|(n, _)| n)
     }
 
     fn poll_write_vectored(
@@ -509,7 +444,8 @@ impl AsyncWrite for TlsConn {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        self.into_ref().get_ref().poll_write_slices(cx, bufs)
+        let conn = self.into_ref().get_ref();
+        conn.poll_write_with(cx, bufs).map_ok(|(n, _)| n)
     }
 
     fn is_write_vectored(&self) -> bool {

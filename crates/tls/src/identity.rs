@@ -26,12 +26,6 @@ impl ClientIdentity {
             fingerprint: fingerprint(der),
         })
     }
-
-    /// The identity of the client of a finished handshake, if it sent a certificate.
-    pub fn of(conn: &rustls::ServerConnection) -> Option<ClientIdentity> {
-        let cert = conn.peer_certificates()?.first()?;
-        ClientIdentity::from_der(cert.as_ref())
-    }
 }
 
 /// SHA-256 of `der`, lower-case hex.

@@ -444,6 +444,8 @@ fn server_config(
     config.send_half_rtt_data = settings.early_data;
     // The server's order of preference (the operator's, or ours).
     config.ignore_client_order = true;
+    // After the handshake, Fulcrum protects the records itself (crate::record).
+    config.enable_secret_extraction = true;
     Ok(config)
 }
 
