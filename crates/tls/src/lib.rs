@@ -15,6 +15,8 @@
 //! - [`Prefixed`]: bytes already read (after a PROXY header) put back in front of a stream.
 //!
 //! - [`TlsConn`]: a terminated connection, read and written through `&self`, 0-RTT aware;
+//!   its state (`session`): rustls's unbuffered connection for the handshake, then records
+//!   opened and sealed in place (`record`) on the keys rustls derived.
 //!
 //! The proxy crate does the I/O: it calls [`ServerTls::accept`] on accepted connections,
 //! [`peek::read_client_hello`] on passthrough listeners and [`ClientTls::connect`] on backend
