@@ -52,6 +52,12 @@ async fn https(tls: Arc<ServerTls>) -> SocketAddr {
 /// Runs a command off the runtime's thread (the server runs on it), with stdin written and
 /// then held open for `hold`.
 async fn run(cmd: Vec<String>, stdin: &'static [u8], hold: Duration) -> (bool, String) {
+    run_steps(cmd, vec![(stdin, hold)]).await
+}
+
+/// [`run`] with stdin written in steps, each followed by its pause (s_client reads its
+/// commands, such as `K`, only at the start of a read).
+async fn run_steps(cmd: Vec<String>, steps: Vec<(&'static [u8], Duration)>) -> (bool, String) {
     tokio::task::spawn_blocking(move || {
         let mut child = Command::new(&cmd[0])
             .args(&cmd[1..])
@@ -61,8 +67,11 @@ async fn run(cmd: Vec<String>, stdin: &'static [u8], hold: Duration) -> (bool, S
             .spawn()
             .unwrap();
         let mut input = child.stdin.take().unwrap();
-        let _ = input.write_all(stdin);
-        std::thread::sleep(hold);
+        for (bytes, pause) in steps {
+            let _ = input.write_all(bytes);
+            let _ = input.flush();
+            std::thread::sleep(pause);
+        }
         drop(input);
         let out = child.wait_with_output().unwrap();
         let text = format!(
@@ -115,7 +124,7 @@ fn listener(s: &Setup) -> fulcrum_config::TlsListenerConfig {
 }
 
 #[tokio::test]
-async fn openssl_s_client_sni_alpn_resumption_and_renegotiation() {
+async fn openssl_s_client_sni_alpn_resumption_renegotiation_and_key_update() {
     if !have("openssl") {
         eprintln!("SKIPPED openssl_s_client: no openssl CLI");
         return;
@@ -209,6 +218,21 @@ async fn openssl_s_client_sni_alpn_resumption_and_renegotiation() {
     )
     .await;
     assert!(ok, "the server still serves after a renegotiation attempt");
+    // Key update (TLS 1.3, "K": update and ask the server to update too), then data both
+    // ways under the new keys.
+    let (_, out) = run_steps(
+        s_client(&["-servername", "a.example.com", "-tls1_3"]),
+        vec![
+            (b"K\n", Duration::from_millis(300)),
+            (b"after-the-update\n", Duration::from_millis(400)),
+        ],
+    )
+    .await;
+    assert!(out.contains("KEYUPDATE"), "{out}");
+    assert!(
+        out.contains("after-the-update"),
+        "echoed under the new keys:\n{out}"
+    );
     let _ = (&s.exact, &s.wild);
 }
 
