@@ -37,8 +37,8 @@ pub(crate) struct Session {
     /// 0-RTT data arrived (it is the start of `ready`).
     pub(crate) early_data: bool,
     /// TLS bytes to send; `sent` of them are sent.
-    pub(crate) output: Vec<u8>,
-    pub(crate) sent: usize,
+    output: Vec<u8>,
+    sent: usize,
     /// close_notify received, or the socket's end.
     pub(crate) ended: bool,
     /// close_notify queued.
