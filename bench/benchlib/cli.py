@@ -40,6 +40,9 @@ def parse(argv):
     ap.add_argument("--no-install", action="store_true", help="do not apt-get install missing peers")
     ap.add_argument("--no-build", action="store_true", help="do not run cargo build; use target/release/fulcrum as is")
     ap.add_argument("--fulcrum-bin", help="use this Fulcrum binary (implies --no-build)")
+    ap.add_argument("--before-bin", help="also run this Fulcrum binary, as target `before`, wherever `fulcrum` "
+                                         "runs (alternating, same settings), and print fulcrum/before ratios: "
+                                         "a data-path change's before and after in one run")
     ap.add_argument("--proxy-cpu", type=int, default=1, help="CPU for the proxy (default 1)")
     ap.add_argument("--load-cpu", type=int, default=0, help="CPU for the load generator (default 0)")
     ap.add_argument("--backend-cpu", type=int, default=0, help="CPU for the backend (default 0)")
@@ -89,8 +92,12 @@ def main(argv=None) -> int:
         if fb.reason:
             peers.log(f"Fulcrum unavailable: {fb.reason}")
         versions = {b: peers.version(b) for b in binaries if b != "taskset"}
+        before = peers.build_fulcrum(REPO, a.before_bin, False, tmp) if a.before_bin else None
+        if before is not None and before.reason:
+            print(f"--before-bin: {before.reason}", file=sys.stderr)
+            return 2
         ctx = peers.Ctx(tmp=tmp, proxy_cpu=a.proxy_cpu, load_cpu=a.load_cpu, backend_cpu=a.backend_cpu,
-                        fulcrum=fb, versions=versions)
+                        fulcrum=fb, versions=versions, before=before)
         # The harness itself sleeps during runs, but keep its bookkeeping off the proxy's CPU.
         os.sched_setaffinity(0, {a.load_cpu})
         meta = {
@@ -98,6 +105,7 @@ def main(argv=None) -> int:
             "versions": versions,
             "fulcrum": {"commit": fb.commit, "binary": fb.binary, "reason": fb.reason,
                         "version": peers.fulcrum_version(fb.binary)},
+            "before": before and {"binary": before.binary, "version": peers.fulcrum_version(before.binary)},
             "proxy_cpu": a.proxy_cpu, "load_cpu": a.load_cpu, "backend_cpu": a.backend_cpu,
             "rounds": a.rounds, "seconds": a.seconds, "warmup": a.warmup,  # seconds: per suite, below
             "max_other_load_pct": a.max_other_load, "retries": a.retries,

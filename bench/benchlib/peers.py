@@ -7,6 +7,7 @@ with taskset, in the foreground, listening on 127.0.0.1 only.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import platform
 import re
@@ -167,6 +168,8 @@ class Ctx:
     backend_cpu: int
     fulcrum: FulcrumBuild
     versions: dict = field(default_factory=dict)
+    # --before-bin: another Fulcrum binary, run as target `before` wherever `fulcrum` runs.
+    before: "FulcrumBuild | None" = None
     # Set by the scenario's backend starter, read by targets: e.g. the backend's h2c port.
     backend_extra: dict = field(default_factory=dict)
 
@@ -259,6 +262,29 @@ class Target:
     def own_backends(self) -> list[procs.Proc]:
         """Backend processes this target started for itself: their CPU counts as the backend's."""
         return []
+
+
+class Before(Target):
+    """A scenario's `fulcrum` target run from the --before-bin binary (in its own directory):
+    a data-path change's before and after, alternating in one run."""
+    name = "before"
+
+    def __init__(self, fulcrum: Target):
+        self.fulcrum = fulcrum
+
+    def _ctx(self, ctx: Ctx) -> Ctx:
+        tmp = os.path.join(ctx.tmp, "before")
+        os.makedirs(tmp, exist_ok=True)
+        return dataclasses.replace(ctx, fulcrum=ctx.before, tmp=tmp)
+
+    def available(self, ctx):
+        return self.fulcrum.available(self._ctx(ctx))
+
+    def start(self, ctx, backend_port, mode):
+        return self.fulcrum.start(self._ctx(ctx), backend_port, mode)
+
+    def own_backends(self):
+        return self.fulcrum.own_backends()
 
 
 class Direct(Target):

@@ -68,6 +68,8 @@ def summary_table(res: SuiteResult) -> str:
     baselines = [b for b in suite.baselines if b in targets and b != suite.subject]
     has_subject = suite.subject in targets
     header = ["scenario", "metric", *targets]
+    if has_subject and "before" in targets:
+        baselines.append("before")
     if has_subject:
         header += [f"{suite.subject}/{b}" for b in baselines]
     rows = []
@@ -161,6 +163,9 @@ def markdown(res: SuiteResult, meta: dict) -> str:
     f = meta["fulcrum"]
     out.append(f"- Fulcrum: commit {f['commit']}" + (f" ({f['version']})" if f.get("version") else "")
                + (f", unavailable: {f['reason']}" if f["reason"] else ""))
+    if meta.get("before"):
+        b = meta["before"]
+        out.append(f"- before (`--before-bin`): {b['binary']}" + (f" ({b['version']})" if b.get("version") else ""))
     out.append("- peers: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()))
     out.append(f"- pinning: proxy on CPU {meta['proxy_cpu']}; load generator on CPU {meta['load_cpu']}, "
                f"backend on CPU {meta['backend_cpu']}; direct runs have no proxy")

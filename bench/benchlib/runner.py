@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from . import cpu, procs
 from .model import PROXY_CORE, PROXY_KERNEL, Scenario, Suite
-from .peers import Ctx, log
+from .peers import Before, Ctx, log
 
 
 @dataclass
@@ -135,8 +135,12 @@ def _measure_custom(ctx: Ctx, sc: Scenario, target: str, rnd: int, port: int, pr
 def run_scenario(ctx: Ctx, sc: Scenario, rounds: int, seconds: float, warmup: float,
                  only: list[str] | None, max_other_pct: float = 25.0, retries: int = 1,
                  settle: float = 0.5) -> ScenarioResult:
-    names = [t.name for t in sc.targets if not only or t.name in only]
-    by_name = {t.name: t for t in sc.targets}
+    targets = list(sc.targets)
+    fulcrum = next((t for t in targets if t.name == "fulcrum"), None)
+    if ctx.before is not None and fulcrum is not None:
+        targets.insert(targets.index(fulcrum) + 1, Before(fulcrum))
+    names = [t.name for t in targets if not only or t.name in only]
+    by_name = {t.name: t for t in targets}
     res = ScenarioResult(sc, names)
     if sc.max_rounds:
         rounds = min(rounds, sc.max_rounds)
@@ -150,7 +154,7 @@ def run_scenario(ctx: Ctx, sc: Scenario, rounds: int, seconds: float, warmup: fl
         return res
     running: dict[str, tuple[int, procs.Proc | None]] = {}
     try:
-        for t in sc.targets:
+        for t in targets:
             if t.name not in names:
                 continue
             why = t.available(ctx)
