@@ -186,7 +186,7 @@ impl Session {
     pub(crate) fn step(&mut self) -> io::Result<Step> {
         match &mut self.phase {
             Phase::Handshake(_) => Ok(self.handshake_step(None)?.0),
-            Phase::Traffic(_) => self.traffic_step(),
+            Phase::Traffic(_) => self.traffic_step().inspect_err(|e| self.fatal_alert(e)),
             Phase::Failed => Err(invalid(Error::HandshakeNotComplete)),
         }
     }
@@ -340,6 +340,32 @@ impl Session {
             self.start = 0;
         }
         Ok(Step::Progress)
+    }
+
+    /// Queues the alert that tells the peer why the connection ends (RFC 8446 §6.2), for an
+    /// error of the peer's making; once, and not in answer to the peer's own alert.
+    fn fatal_alert(&mut self, e: &io::Error) {
+        use rustls::AlertDescription as A;
+        let Some(tls) = e.get_ref().and_then(|e| e.downcast_ref::<Error>()) else {
+            return;
+        };
+        let what = match tls {
+            Error::DecryptError => A::BadRecordMac,
+            Error::PeerSentOversizedRecord => A::RecordOverflow,
+            Error::InvalidMessage(_) | Error::PeerMisbehaved(_) => A::UnexpectedMessage,
+            _ => return,
+        };
+        if let Phase::Traffic(t) = &mut self.phase
+            && !self.closing
+        {
+            self.closing = true;
+            let _ = t.records.seal(
+                ALERT,
+                &[&[2u8, u8::from(what)][..]],
+                usize::MAX,
+                &mut self.output,
+            );
+        }
     }
 
     fn strike(&mut self) -> io::Result<()> {

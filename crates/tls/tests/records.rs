@@ -27,9 +27,8 @@ async fn echo_server(tls: Arc<ServerTls>) -> std::net::SocketAddr {
                         chunk.len()
                     });
                     match read.await {
-                        Ok(0) => break,
+                        Ok(0) | Err(_) => break,
                         Ok(_) => conn.write_all(&got).await.unwrap(),
-                        Err(e) => panic!("server read: {e}"),
                     }
                 }
                 conn.shutdown().await.unwrap();
@@ -118,5 +117,70 @@ async fn every_suite_carries_data_both_ways_through_key_updates_and_closes_clean
         tokio::task::spawn_blocking(move || exchange(addr, config, suite, 70_000, 4))
             .await
             .unwrap_or_else(|e| panic!("{suite:?}, large: {e}"));
+    }
+}
+
+/// Bad records after the handshake end the connection with the alert that says why, which
+/// the client decrypts, then a close.
+#[tokio::test]
+async fn a_bad_record_after_the_handshake_gets_its_alert_and_a_close() {
+    use rustls::AlertDescription as A;
+    let dir = TempDir::new();
+    let ca = Ca::new("test CA");
+    let cert = ca.server(&["r.test"], Kind::EcdsaP256).unwrap();
+    let tls = ServerTls::build(&settings(vec![write_pair(&dir, "r", &cert)]), base()).unwrap();
+    let addr = echo_server(Arc::new(tls)).await;
+    let mut forged = vec![23, 3, 3, 0, 40];
+    forged.extend((0..40u8).map(|i| i.wrapping_mul(37)));
+    let cases: [(C, Vec<u8>, A); 4] = [
+        (C::TLS13_AES_128_GCM_SHA256, forged.clone(), A::BadRecordMac),
+        (
+            C::TLS13_AES_128_GCM_SHA256,
+            vec![23, 3, 3, 0xff, 0xff],
+            A::RecordOverflow,
+        ),
+        (
+            C::TLS13_AES_128_GCM_SHA256,
+            vec![22, 3, 3, 0, 2, 1, 2],
+            A::UnexpectedMessage,
+        ),
+        (
+            C::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+            forged,
+            A::BadRecordMac,
+        ),
+    ];
+    for (suite, bad, want) in cases {
+        let config = client(ca.roots(), suite);
+        let sent = bad.clone();
+        let got = tokio::task::spawn_blocking(move || {
+            let name = rustls_pki_types::ServerName::try_from("r.test").unwrap();
+            let mut conn = rustls::ClientConnection::new(config, name).unwrap();
+            let mut sock = std::net::TcpStream::connect(addr).unwrap();
+            sock.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+                .unwrap();
+            while conn.is_handshaking() {
+                conn.complete_io(&mut sock).unwrap();
+            }
+            sock.write_all(&sent).unwrap();
+            // Everything until the server's close (a timeout here would fail the test).
+            let mut back = Vec::new();
+            sock.read_to_end(&mut back).expect("the server closes");
+            let mut rest = &back[..];
+            while !rest.is_empty() {
+                conn.read_tls(&mut rest).unwrap();
+                if let Err(e) = conn.process_new_packets() {
+                    return Some(e);
+                }
+            }
+            None
+        })
+        .await
+        .unwrap();
+        assert_eq!(
+            got,
+            Some(rustls::Error::AlertReceived(want)),
+            "{suite:?}, {bad:?}"
+        );
     }
 }
