@@ -55,6 +55,23 @@ fn client(roots: rustls::RootCertStore, suite: C) -> Arc<rustls::ClientConfig> {
     Arc::new(config)
 }
 
+/// A blocking rustls client connection to `addr` (as `r.test`), handshake done; reads on the
+/// socket time out after 10 s.
+fn handshake(
+    addr: std::net::SocketAddr,
+    config: Arc<rustls::ClientConfig>,
+) -> (rustls::ClientConnection, std::net::TcpStream) {
+    let name = rustls_pki_types::ServerName::try_from("r.test").unwrap();
+    let mut conn = rustls::ClientConnection::new(config, name).unwrap();
+    let mut sock = std::net::TcpStream::connect(addr).unwrap();
+    sock.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    while conn.is_handshaking() {
+        conn.complete_io(&mut sock).unwrap();
+    }
+    (conn, sock)
+}
+
 /// Sends `rounds` messages of `size` bytes, each read back before the next; on TLS 1.3 the
 /// client updates its keys (asking the server to update its own) before every other one.
 fn exchange(
@@ -64,14 +81,7 @@ fn exchange(
     size: usize,
     rounds: usize,
 ) {
-    let name = rustls_pki_types::ServerName::try_from("r.test").unwrap();
-    let mut conn = rustls::ClientConnection::new(config, name).unwrap();
-    let mut sock = std::net::TcpStream::connect(addr).unwrap();
-    sock.set_read_timeout(Some(std::time::Duration::from_secs(10)))
-        .unwrap();
-    while conn.is_handshaking() {
-        conn.complete_io(&mut sock).unwrap();
-    }
+    let (mut conn, mut sock) = handshake(addr, config);
     let tls13 = conn.protocol_version() == Some(rustls::ProtocolVersion::TLSv1_3);
     assert_eq!(conn.negotiated_cipher_suite().unwrap().suite(), suite);
     for round in 0..rounds {
@@ -154,14 +164,11 @@ async fn a_bad_record_after_the_handshake_gets_its_alert_and_a_close() {
         let config = client(ca.roots(), suite);
         let sent = bad.clone();
         let got = tokio::task::spawn_blocking(move || {
-            let name = rustls_pki_types::ServerName::try_from("r.test").unwrap();
-            let mut conn = rustls::ClientConnection::new(config, name).unwrap();
-            let mut sock = std::net::TcpStream::connect(addr).unwrap();
-            sock.set_read_timeout(Some(std::time::Duration::from_secs(5)))
-                .unwrap();
-            while conn.is_handshaking() {
-                conn.complete_io(&mut sock).unwrap();
-            }
+            let (mut conn, mut sock) = handshake(addr, config);
+            // One echo first: the server is then past its handshake, on its own records.
+            let mut tls = rustls::Stream::new(&mut conn, &mut sock);
+            tls.write_all(b"ping").unwrap();
+            tls.read_exact(&mut [0; 4]).unwrap();
             sock.write_all(&sent).unwrap();
             // Everything until the server's close (a timeout here would fail the test).
             let mut back = Vec::new();
