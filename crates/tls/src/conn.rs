@@ -165,17 +165,27 @@ impl TlsConn {
         std::future::poll_fn(|cx| self.poll_handshake(cx, stop_early)).await
     }
 
+    /// Steps through the handshake; what it queues to send goes out in one write each time
+    /// it must wait for the client (a whole flight), or when it stops.
     fn poll_handshake(&self, cx: &mut Context<'_>, stop_early: bool) -> Poll<io::Result<()>> {
         loop {
-            ready!(self.poll_flush_tls(cx))?;
             let mut st = self.lock();
-            if !st.is_handshaking() || (stop_early && st.early_data) {
-                return Poll::Ready(Ok(()));
+            let done = !st.is_handshaking() || (stop_early && st.early_data);
+            if done || st.ended {
+                drop(st);
+                ready!(self.poll_flush_tls(cx))?;
+                return Poll::Ready(match done {
+                    true => Ok(()),
+                    false => Err(io::ErrorKind::UnexpectedEof.into()),
+                });
             }
-            if st.ended {
-                return Poll::Ready(Err(io::ErrorKind::UnexpectedEof.into()));
+            if self.step(&mut st)? == Step::Progress {
+                continue;
             }
-            if self.step(&mut st)? == Step::Blocked && self.read_tls(&mut st)?.is_none() {
+            if !self.try_flush(&mut st)? {
+                drop(st);
+                ready!(self.tcp.poll_write_ready(cx))?;
+            } else if self.read_tls(&mut st)?.is_none() {
                 drop(st);
                 ready!(self.tcp.poll_read_ready(cx))?;
             }
@@ -190,18 +200,25 @@ impl TlsConn {
         loop {
             let mut st = self.lock();
             if let Some(n) = st.plaintext(take) {
+                self.send_queued(&mut st);
                 return Poll::Ready(Ok(n));
             }
-            let step = self.step(&mut st)?;
-            // What the step queued (tickets, alerts, a key update) goes now if the socket
-            // takes it, else with the next write.
-            if !st.unsent().is_empty() {
-                let _ = self.try_flush(&mut st);
+            if self.step(&mut st)? == Step::Progress {
+                continue;
             }
-            if step == Step::Blocked && self.read_tls(&mut st)?.is_none() {
+            self.send_queued(&mut st);
+            if self.read_tls(&mut st)?.is_none() {
                 drop(st);
                 ready!(self.tcp.poll_read_ready(cx))?;
             }
+        }
+    }
+
+    /// Sends what steps queued (tickets, alerts, a key update), together, if the socket takes
+    /// it now; else it goes with the next write.
+    fn send_queued(&self, st: &mut Session) {
+        if !st.unsent().is_empty() {
+            let _ = self.try_flush(st);
         }
     }
 
