@@ -6,6 +6,8 @@ import json
 import os
 import re
 import socket
+import ssl
+import time
 
 from . import procs
 
@@ -142,10 +144,10 @@ def h2load(tmp: str, port: int, cpu: int, duration: float | None = None, request
 
 
 def http1_idle_connections(port: int, n: int, batch: int = 64, body: bytes | None = None,
-                           timeout: float = 10.0) -> list[socket.socket]:
-    """Open n keep-alive HTTP/1.1 connections, `batch` at a time, each doing one GET to the end of
-    its response (status 200, and `body` if given), and return them open and idle.
-    The caller closes them. Raises (after closing them) on any failure."""
+                           timeout: float = 10.0, tls: "ssl.SSLContext | None" = None) -> list[socket.socket]:
+    """Open n keep-alive HTTP/1.1 connections (over TLS with `tls`), `batch` at a time, each doing
+    one GET to the end of its response (status 200, and `body` if given), and return them open
+    and idle. The caller closes them. Raises (after closing them) on any failure."""
     socks: list[socket.socket] = []
     req = b"GET / HTTP/1.1\r\nHost: bench\r\nUser-Agent: fulcrum-bench\r\n\r\n"
     try:
@@ -154,6 +156,12 @@ def http1_idle_connections(port: int, n: int, batch: int = 64, body: bytes | Non
             for _ in range(min(batch, n - len(socks))):
                 s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
                 s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                if tls is not None:
+                    try:
+                        s = tls.wrap_socket(s)
+                    except Exception:
+                        s.close()
+                        raise
                 socks.append(s)
                 wave.append(s)
                 s.sendall(req)
@@ -193,3 +201,49 @@ def _read_response(s: socket.socket, body: bytes | None) -> None:
         rest += chunk
     if body is not None and rest[:length] != body:
         raise RuntimeError(f"unexpected body {rest[:40]!r}")
+
+
+# Memory per idle connection: RSS growth of the proxy while n connections sit idle.
+IDLE_BATCH = 64     # connections opened and used this many at a time
+IDLE_SETTLE = 1.0   # seconds between the last response and reading RSS
+
+
+def idle_memory_measure(conns: int, tls: "ssl.SSLContext | None" = None):
+    """A scenario `measure`: the proxy's VmRSS (its process tree) before and after opening
+    `conns` keep-alive connections that each did one GET and stay idle; checks they are all
+    still ESTABLISHED at the proxy. Derive with `idle_memory_derive`."""
+    from . import mem
+
+    def measure(ctx, target, port, proxy, backend_port, seconds):
+        pid = proxy.pid
+        time.sleep(0.3)
+        before = mem.tree_rss_kib(pid)
+        t0 = time.monotonic()
+        body = ctx.backend_extra.get("body", "hello\n").encode()
+        socks = http1_idle_connections(port, conns, batch=IDLE_BATCH, body=body, tls=tls)
+        try:
+            opened_s = time.monotonic() - t0
+            time.sleep(IDLE_SETTLE)
+            if not proxy.alive():
+                raise RuntimeError(f"{target} exited with code {proxy.popen.returncode}")
+            after = mem.tree_rss_kib(pid)
+            inodes = procs.socket_inodes(mem.descendants(pid))
+            clients = procs.tcp_established(local_port=port, inodes=inodes)
+            backends = procs.tcp_established(remote_port=backend_port, inodes=inodes)
+        finally:
+            for s in socks:
+                s.close()
+        if clients < conns:
+            raise RuntimeError(f"only {clients} of {conns} client connections still open after {IDLE_SETTLE:g} s")
+        return {"rss_before_kib": before, "rss_after_kib": after, "conns": conns, "client_conns_open": clients,
+                "backend_conns_open": backends, "open_seconds": opened_s}
+    return measure
+
+
+def idle_memory_derive(raw, proxy_ns, wall):
+    return {
+        "bytes_per_conn": (raw["rss_after_kib"] - raw["rss_before_kib"]) * 1024 / raw["conns"],
+        "rss_before_mib": raw["rss_before_kib"] / 1024,
+        "rss_after_mib": raw["rss_after_kib"] / 1024,
+        "backend_conns": raw["backend_conns_open"],
+    }

@@ -8,17 +8,14 @@
 Every proxy speaks HTTP/1.1 with keep-alive to the same nginx backend (6-byte body).
 """
 
-import time
 
-from benchlib import loadgen, mem, peers, procs, strace
+from benchlib import loadgen, peers, procs, strace
 from benchlib.model import Check, Metric, Scenario, Suite
 
 WRK_CONNS = 64          # (a)
 H2_CONNS = 6            # (b), (e): 6 connections × 10 streams = 60 requests in flight, under the
 H2_STREAMS = 10         #   64 idle backend connections that Fulcrum's and nginx's pools keep
 IDLE_CONNS = 2000       # (c)
-IDLE_BATCH = 64         # (c): connections opened and used this many at a time
-IDLE_SETTLE = 1.0       # (c): seconds between the last response and reading RSS
 STRACE_REQUESTS = 10000  # (d), (e)
 STRACE_H1_CONNS = 8     # (d)
 
@@ -67,40 +64,6 @@ def _rate_metrics():
 def _probe_h1(ctx, port, seconds):
     procs.http_probe(port, body=ctx.backend_extra.get("body"))
     return {}
-
-
-def _memory_measure(ctx, target, port, proxy, backend_port, seconds):
-    pid = proxy.pid
-    time.sleep(0.3)
-    before = mem.tree_rss_kib(pid)
-    t0 = time.monotonic()
-    body = ctx.backend_extra.get("body", "hello\n").encode()
-    socks = loadgen.http1_idle_connections(port, IDLE_CONNS, batch=IDLE_BATCH, body=body)
-    try:
-        opened_s = time.monotonic() - t0
-        time.sleep(IDLE_SETTLE)
-        if not proxy.alive():
-            raise RuntimeError(f"{target} exited with code {proxy.popen.returncode}")
-        after = mem.tree_rss_kib(pid)
-        inodes = procs.socket_inodes(mem.descendants(pid))
-        clients = procs.tcp_established(local_port=port, inodes=inodes)
-        backends = procs.tcp_established(remote_port=backend_port, inodes=inodes)
-    finally:
-        for s in socks:
-            s.close()
-    if clients < IDLE_CONNS:
-        raise RuntimeError(f"only {clients} of {IDLE_CONNS} client connections still open after {IDLE_SETTLE:g} s")
-    return {"rss_before_kib": before, "rss_after_kib": after, "conns": IDLE_CONNS, "client_conns_open": clients,
-            "backend_conns_open": backends, "open_seconds": opened_s}
-
-
-def _memory_derive(raw, proxy_ns, wall):
-    return {
-        "bytes_per_conn": (raw["rss_after_kib"] - raw["rss_before_kib"]) * 1024 / raw["conns"],
-        "rss_before_mib": raw["rss_before_kib"] / 1024,
-        "rss_after_mib": raw["rss_after_kib"] / 1024,
-        "backend_conns": raw["backend_conns_open"],
-    }
 
 
 # ------------------------------------------------------------ (d), (e) system calls per request
@@ -195,7 +158,8 @@ SUITE = Suite(
         ),
         Scenario(
             key="c", title=f"memory per idle HTTP/1.1 connection ({IDLE_CONNS} connections)", mode="idle",
-            backend=peers.start_nginx, load=_probe_h1, derive=_memory_derive, measure=_memory_measure,
+            backend=peers.start_nginx, load=_probe_h1, derive=loadgen.idle_memory_derive,
+            measure=loadgen.idle_memory_measure(IDLE_CONNS),
             fresh_per_round=True,
             metrics=[
                 Metric("bytes_per_conn", "memory", "bytes/conn", "lower"),
@@ -205,9 +169,9 @@ SUITE = Suite(
             ],
             targets=peers.http_targets("h1", direct=False),
             describe=f"Each round starts the proxy afresh (one probe request), reads its VmRSS (summed over "
-                     f"its processes), opens {IDLE_CONNS} HTTP/1.1 connections {IDLE_BATCH} at a time, each "
+                     f"its processes), opens {IDLE_CONNS} HTTP/1.1 connections {loadgen.IDLE_BATCH} at a time, each "
                      f"doing one GET to the end of its response and then staying open and idle, waits "
-                     f"{IDLE_SETTLE:g} s, reads VmRSS again, and checks all {IDLE_CONNS} connections are still "
+                     f"{loadgen.IDLE_SETTLE:g} s, reads VmRSS again, and checks all {IDLE_CONNS} connections are still "
                      "ESTABLISHED at the proxy. Memory = RSS growth / connections. Kernel socket memory is "
                      "not in RSS and not counted. 'backend connections kept' = the proxy's ESTABLISHED "
                      "connections to the backend at that moment.",

@@ -4,6 +4,7 @@
 (b) the same with an RSA 2048 certificate
 (c) resumed TLS 1.3 handshakes (session tickets), ECDSA P-256: rate, proxy CPU per handshake
 (d) HTTPS/1.1 keep-alive requests (wrk -c64 over https), ECDSA P-256: rate, latency, CPU per request
+(e) memory per idle HTTPS/1.1 keep-alive connection (1000 of them)
 
 Certificates and keys are generated with `openssl` into the run's temp dir at run time.
 There is no "direct" target: the backend nginx speaks plain HTTP only.
@@ -23,6 +24,7 @@ from benchlib.model import Check, Metric, Scenario, Suite
 
 HS_CONNS = 16     # (a)-(c): client threads, each one connection at a time
 WRK_CONNS = 64    # (d)
+IDLE_CONNS = 1000  # (e): each a full handshake by a Python client
 
 # The handshake client: a separate process (so its CPU is the load generator's, pinned to the
 # load CPU, and counted as ours, not as other load). Threads, each looping: connect, TLS 1.3
@@ -231,6 +233,22 @@ def _targets(kind: str) -> list[peers.Target]:
     return [HaproxyTls(kind), FulcrumTls(kind)]
 
 
+# ------------------------------------------------------------ (e) memory per idle connection
+
+def _idle_client() -> ssl.SSLContext:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+    ctx.set_alpn_protocols(["http/1.1"])
+    return ctx
+
+
+def _https_probe(ctx, port, seconds):
+    loadgen.http1_idle_connections(port, 1, tls=_idle_client())[0].close()
+    return {}
+
+
 # ------------------------------------------------------------ (a)-(c) handshakes
 
 def _handshake_load(mode: str):
@@ -350,6 +368,23 @@ SUITE = Suite(
                      "HTTP/1.1), ECDSA P-256 certificate; 64 handshakes at the start of each run, then only "
                      "requests. Latency: wrk's p50/p99. Proxy CPU is per completed request. `relay` is "
                      "haproxy in mode tcp passing the TLS bytes to an nginx that terminates TLS (the floor).",
+        ),
+        Scenario(
+            key="e", title=f"memory per idle HTTPS/1.1 connection ({IDLE_CONNS} connections)", mode="https-idle",
+            backend=peers.start_nginx, load=_https_probe, derive=loadgen.idle_memory_derive,
+            measure=loadgen.idle_memory_measure(IDLE_CONNS, tls=_idle_client()), fresh_per_round=True,
+            metrics=[
+                Metric("bytes_per_conn", "memory", "bytes/conn", "lower"),
+                Metric("rss_before_mib", "RSS before", "MiB", "info"),
+                Metric("rss_after_mib", "RSS with the idle conns", "MiB", "info"),
+            ],
+            targets=_targets("ecdsa"),
+            describe=f"Each round starts the proxy afresh, reads its VmRSS, opens {IDLE_CONNS} connections "
+                     f"{loadgen.IDLE_BATCH} at a time, each with a full TLS 1.3 handshake (Python `ssl`, ALPN "
+                     "http/1.1) and one GET to the end of its response, then staying open and idle; waits "
+                     f"{loadgen.IDLE_SETTLE:g} s, reads VmRSS again and checks all connections are still "
+                     "ESTABLISHED at the proxy. Memory = RSS growth / connections (kernel socket memory is "
+                     "not in RSS). No goal: the issue sets none; it shows what an idle TLS client costs.",
         ),
     ],
     checks=[
