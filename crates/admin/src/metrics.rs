@@ -91,7 +91,7 @@ const PROCESS: [Metric<View>; 4] = [
     ),
 ];
 
-const LISTENER: [Metric<ListenerStats>; 7] = [
+const LISTENER: [Metric<ListenerStats>; 11] = [
     (
         "fulcrum_listener_connections",
         "Client connections accepted by the listener.",
@@ -134,7 +134,39 @@ const LISTENER: [Metric<ListenerStats>; 7] = [
         Kind::Counter,
         |s| s.limit_reached.load(Relaxed),
     ),
+    (
+        "fulcrum_listener_tls_handshake_errors",
+        "TLS handshakes that failed (garbage, timeout, no common protocol, bad client \
+         certificate) and ClientHellos that SNI passthrough refused.",
+        Kind::Counter,
+        |s| s.tls_handshake_errors.load(Relaxed),
+    ),
+    (
+        "fulcrum_listener_proxy_header_errors",
+        "Client connections closed for a bad or missing PROXY protocol header.",
+        Kind::Counter,
+        |s| s.proxy_header_errors.load(Relaxed),
+    ),
+    (
+        "fulcrum_listener_h2_violations",
+        "HTTP/2 client connections ended by the flood guard.",
+        Kind::Counter,
+        |s| s.h2_violations.load(Relaxed),
+    ),
+    (
+        "fulcrum_listener_requests",
+        "HTTP requests received (heads parsed or refused).",
+        Kind::Counter,
+        |s| s.requests.load(Relaxed),
+    ),
 ];
+
+/// Responses a listener sent, by status class (`class` = 1xx .. 5xx).
+const RESPONSES: (&str, &str) = (
+    "fulcrum_listener_responses",
+    "HTTP responses sent to clients, by status class.",
+);
+const CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
 
 const BACKEND: [Metric<Backend>; 12] = [
     (
@@ -240,6 +272,13 @@ impl Collector for ViewCollector {
                 .map(|l| ([("listener", l.config.name.as_str())], read(&l.stats)));
             family(&mut enc, name, help, kind, samples)?;
         }
+        let responses = listeners.iter().flat_map(|l| {
+            CLASSES.iter().zip(&l.stats.responses).map(|(class, n)| {
+                let labels = [("listener", l.config.name.as_str()), ("class", *class)];
+                (labels, n.load(Relaxed))
+            })
+        });
+        family(&mut enc, RESPONSES.0, RESPONSES.1, Kind::Counter, responses)?;
 
         // The address is formatted once per scrape, not once per metric.
         let backends: Vec<(&str, String, &Backend)> = view

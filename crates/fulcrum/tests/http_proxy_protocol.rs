@@ -299,6 +299,7 @@ fn malformed_header_from_a_trusted_source_closes() {
         ("v2 short length", bad_length),
         ("no header at all", Vec::new()),
     ];
+    let cases_len = cases.len();
     for (name, header) in cases {
         let mut c = RawClient::connect(listen);
         let mut bytes = header.clone();
@@ -315,6 +316,13 @@ fn malformed_header_from_a_trusted_source_closes() {
     std::thread::sleep(Duration::from_millis(100));
     assert!(b.requests().is_empty(), "{}", b.summary());
     assert_eq!(b.bytes_received(), 0, "{}", b.summary());
+    let counted = f.metric("fulcrum_listener_proxy_header_errors_total{listener=\"web\"}");
+    assert_eq!(
+        counted,
+        Some(cases_len as f64),
+        "each one counted{}",
+        f.diag()
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

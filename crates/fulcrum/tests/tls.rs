@@ -113,6 +113,19 @@ fn garbage_on_a_tls_port_is_closed_and_counted() {
         wait_until(Duration::from_secs(5), || backend.requests().is_empty()),
         "nothing reached the backend"
     );
+    let errors = "fulcrum_listener_tls_handshake_errors_total{listener=\"secure\"}";
+    assert!(
+        wait_until(Duration::from_secs(5), || t.f.metric(errors) == Some(1.0)),
+        "the failed handshake is counted: {:?}{}",
+        t.f.metric(errors),
+        t.f.diag()
+    );
+    // A good request is counted too, in its status class.
+    let ok = curl_tls(&t, t.https, "fulcrum.test", &["--http1.1"], "/counted");
+    assert!(ok.ok(), "{}", ok.describe());
+    let responses = "fulcrum_listener_responses_total{listener=\"secure\",class=\"2xx\"}";
+    assert_eq!(t.f.metric(responses), Some(1.0), "{}", t.f.metrics());
+    assert_eq!(t.f.metric(errors), Some(1.0));
 }
 
 #[test]

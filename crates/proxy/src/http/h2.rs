@@ -103,8 +103,12 @@ pub(crate) async fn serve_h2_io<IO>(
     if worker.is_draining() {
         conn.as_mut().graceful_shutdown();
     }
+    let mut refused = None;
     tokio::select! {
-        r = &mut conn => if let Err(e) = r { tracing::debug!(client = %peer, error = %e, "h2 connection ended") },
+        r = &mut conn => if let Err(e) = r {
+            refused = sent_goaway(&e);
+            tracing::debug!(client = %peer, error = %e, "h2 connection ended");
+        },
         () = &mut drain => {
             conn.as_mut().graceful_shutdown();
             let _ = conn.await;
@@ -113,7 +117,27 @@ pub(crate) async fn serve_h2_io<IO>(
     if let Some(v) = report.get() {
         listener.stats.h2_violations.fetch_add(1, Relaxed);
         tracing::warn!(client = %peer, violation = %v, "HTTP/2 connection ended by the flood guard");
+    } else if let Some(reason) = refused {
+        listener.stats.h2_violations.fetch_add(1, Relaxed);
+        tracing::warn!(client = %peer, %reason, "HTTP/2 connection ended for a protocol violation");
     }
+}
+
+/// The reason of the GOAWAY the HTTP/2 library sent when it ended a connection for the
+/// client's misbehaviour (a flood it limits itself, a protocol error), if that is how `e`
+/// came about.
+fn sent_goaway(e: &hyper::Error) -> Option<::h2::Reason> {
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        if let Some(h2e) = s.downcast_ref::<::h2::Error>() {
+            return (h2e.is_go_away() && h2e.is_library())
+                .then(|| h2e.reason())
+                .flatten()
+                .filter(|r| *r != ::h2::Reason::NO_ERROR);
+        }
+        source = s.source();
+    }
+    None
 }
 
 async fn handle_owned(
