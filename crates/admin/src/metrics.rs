@@ -91,7 +91,7 @@ const PROCESS: [Metric<View>; 4] = [
     ),
 ];
 
-const LISTENER: [Metric<ListenerStats>; 11] = [
+const LISTENER: [Metric<ListenerStats>; 12] = [
     (
         "fulcrum_listener_connections",
         "Client connections accepted by the listener.",
@@ -140,6 +140,13 @@ const LISTENER: [Metric<ListenerStats>; 11] = [
          certificate) and ClientHellos that SNI passthrough refused.",
         Kind::Counter,
         |s| s.tls_handshake_errors.load(Relaxed),
+    ),
+    (
+        "fulcrum_listener_tls_errors",
+        "TLS clients that misbehaved after the handshake (records that do not authenticate or \
+         are malformed, renegotiation attempts).",
+        Kind::Counter,
+        |s| s.tls_errors.load(Relaxed),
     ),
     (
         "fulcrum_listener_proxy_header_errors",

@@ -323,3 +323,42 @@ fn clusters_speak_tls_to_backends_verified_against_a_ca() {
         f.diag()
     );
 }
+
+/// A TLS 1.2 renegotiation attempt (OpenSSL's `s_client`, "R" on stdin) is turned down with
+/// a warning, counted, and the listener goes on serving.
+#[test]
+fn a_renegotiation_attempt_is_turned_down_and_counted() {
+    use std::io::Write;
+    let backend = HttpBackend::start("b");
+    let t = start(&backend, "");
+    let mut child = Command::new("openssl")
+        .args([
+            "s_client",
+            "-tls1_2",
+            "-servername",
+            "fulcrum.test",
+            "-connect",
+        ])
+        .arg(t.https.to_string())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("openssl s_client");
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"R\n").unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout) + String::from_utf8_lossy(&out.stderr);
+    assert!(text.contains("RENEGOTIATING"), "{text}");
+    let key = "fulcrum_listener_tls_errors_total{listener=\"secure\"}";
+    assert!(
+        wait_until(Duration::from_secs(5), || t.f.metric(key) == Some(1.0)),
+        "{key} = {:?}{}",
+        t.f.metric(key),
+        t.f.diag()
+    );
+    let ok = curl_tls(&t, t.https, "fulcrum.test", &["--http1.1"], "/after");
+    assert!(ok.ok(), "still serving: {}", ok.describe());
+}

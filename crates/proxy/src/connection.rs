@@ -116,6 +116,10 @@ async fn serve_tls(
         }
     };
     drop(buf);
+    let stats = Arc::clone(&listener.stats);
+    conn.count_errors(move || {
+        stats.tls_errors.fetch_add(1, Relaxed);
+    });
     let h2 = conn.alpn_protocol().as_deref() == Some(b"h2");
     let http1 = listener.config.protocol == Protocol::Http && !h2;
     if !http1 && conn.complete_handshake().await.is_err() {

@@ -25,6 +25,9 @@ pub struct ListenerStats {
     /// TLS handshakes that failed (garbage, timeout, no common protocol, bad client cert), and
     /// ClientHellos SNI passthrough refused (malformed, too slow, too large, no route).
     pub tls_handshake_errors: AtomicU64,
+    /// TLS clients that misbehaved after the handshake: records that do not authenticate or
+    /// are malformed, renegotiation attempts.
+    pub tls_errors: AtomicU64,
     /// HTTP/2 connections ended by the flood guard.
     pub h2_violations: AtomicU64,
     /// HTTP requests received (heads parsed or refused).

@@ -25,7 +25,7 @@ use rustls::server::{Acceptor, ClientHello, UnbufferedServerConnection};
 use std::io::{self, ErrorKind::WouldBlock, Read, Write};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::task::{Context, Poll, ready};
 use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 use tokio::net::TcpStream;
@@ -40,6 +40,8 @@ pub struct TlsConn {
     /// Whether the handshake is in progress, kept outside the lock: it only ever turns false,
     /// in [`TlsConn::step`].
     handshaking: AtomicBool,
+    /// Called once per misbehaviour of the peer after the handshake ([`TlsConn::count_errors`]).
+    on_error: OnceLock<Box<dyn Fn() + Send + Sync>>,
 }
 
 impl std::fmt::Debug for TlsConn {
@@ -70,6 +72,7 @@ impl TlsConn {
             state: Mutex::new(Session::new(tls, &received)),
             deadline,
             handshaking: AtomicBool::new(true),
+            on_error: OnceLock::new(),
         };
         conn.drive(true).await.map_err(AcceptError::from_io)?;
         Ok(conn)
@@ -101,6 +104,14 @@ impl TlsConn {
     /// The verified client certificate's identity (mTLS), if the client presented one.
     pub fn identity(&self) -> Option<ClientIdentity> {
         ClientIdentity::from_der(self.lock().peer_certificate()?.as_ref())
+    }
+
+    /// Has `count` called once for each misbehaviour of the peer after the handshake: a
+    /// record that does not authenticate or is not well-formed, a renegotiation attempt. (Each
+    /// ends the connection with an alert, but the first renegotiation attempt, which is only
+    /// turned down.) Set once; later calls are ignored.
+    pub fn count_errors(&self, count: impl Fn() + Send + Sync + 'static) {
+        let _ = self.on_error.set(Box::new(count));
     }
 
     /// The TCP socket under the TLS (addresses, socket options).
@@ -224,7 +235,14 @@ impl TlsConn {
 
     /// Processes one handshake state or record, and notes the end of the handshake.
     fn step(&self, st: &mut Session) -> io::Result<Step> {
-        let step = st.step().inspect_err(|_| {
+        let misbehaved = st.misbehaved;
+        let step = st.step();
+        if st.misbehaved != misbehaved
+            && let Some(count) = self.on_error.get()
+        {
+            count();
+        }
+        let step = step.inspect_err(|_| {
             // The alert that says why, if the socket takes it now.
             let _ = self.try_flush(st);
         })?;

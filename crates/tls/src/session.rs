@@ -45,6 +45,9 @@ pub(crate) struct Session {
     pub(crate) closing: bool,
     renegotiations: u8,
     strikes: u8,
+    /// Times the peer misbehaved after the handshake (bad records, renegotiation attempts):
+    /// compared before and after a step to count them.
+    pub(crate) misbehaved: u32,
     /// Negotiated in the handshake, kept for after it.
     alpn: Option<Vec<u8>>,
     peer: Option<CertificateDer<'static>>,
@@ -88,6 +91,7 @@ impl Session {
             closing: false,
             renegotiations: 0,
             strikes: 0,
+            misbehaved: 0,
             alpn: None,
             peer: None,
         }
@@ -355,6 +359,7 @@ impl Session {
             Error::InvalidMessage(_) | Error::PeerMisbehaved(_) => A::UnexpectedMessage,
             _ => return,
         };
+        self.misbehaved = self.misbehaved.wrapping_add(1);
         if let Phase::Traffic(t) = &mut self.phase
             && !self.closing
         {
@@ -412,7 +417,9 @@ impl Session {
                     PeerMisbehaved::TooManyRenegotiationRequests,
                 )));
             }
-            // A warning no_renegotiation alert.
+            // A warning no_renegotiation alert (the second attempt is an error, counted as
+            // such in `fatal_alert`).
+            self.misbehaved = self.misbehaved.wrapping_add(1);
             t.records
                 .seal(ALERT, &[&[1u8, 100][..]], usize::MAX, &mut self.output)?;
             return Ok(());

@@ -8,18 +8,22 @@ use fulcrum_tls::ServerTls;
 use rustls::CipherSuite as C;
 use std::io::{Read, Write};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use support::*;
 
 /// Echoes what a connection sends until it ends, then closes with close_notify.
-async fn echo_server(tls: Arc<ServerTls>) -> std::net::SocketAddr {
+async fn echo_server(tls: Arc<ServerTls>, errors: Arc<AtomicUsize>) -> std::net::SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
         loop {
             let (tcp, _) = listener.accept().await.unwrap();
-            let tls = tls.clone();
+            let (tls, errors) = (tls.clone(), errors.clone());
             tokio::spawn(async move {
                 let conn = tls.accept(tcp, &[]).await.unwrap();
+                conn.count_errors(move || {
+                    errors.fetch_add(1, Relaxed);
+                });
                 loop {
                     let mut got = Vec::new();
                     let read = conn.read_with(|chunk| {
@@ -109,7 +113,8 @@ async fn every_suite_carries_data_both_ways_through_key_updates_and_closes_clean
     let ca = Ca::new("test CA");
     let cert = ca.server(&["r.test"], Kind::EcdsaP256).unwrap();
     let tls = ServerTls::build(&settings(vec![write_pair(&dir, "r", &cert)]), base()).unwrap();
-    let addr = echo_server(Arc::new(tls)).await;
+    let errors = Arc::new(AtomicUsize::new(0));
+    let addr = echo_server(Arc::new(tls), errors.clone()).await;
     for suite in [
         C::TLS13_AES_128_GCM_SHA256,
         C::TLS13_AES_256_GCM_SHA384,
@@ -128,6 +133,11 @@ async fn every_suite_carries_data_both_ways_through_key_updates_and_closes_clean
             .await
             .unwrap_or_else(|e| panic!("{suite:?}, large: {e}"));
     }
+    assert_eq!(
+        errors.load(Relaxed),
+        0,
+        "key updates and close_notify are no misbehaviour"
+    );
 }
 
 /// Bad records after the handshake end the connection with the alert that says why, which
@@ -139,7 +149,8 @@ async fn a_bad_record_after_the_handshake_gets_its_alert_and_a_close() {
     let ca = Ca::new("test CA");
     let cert = ca.server(&["r.test"], Kind::EcdsaP256).unwrap();
     let tls = ServerTls::build(&settings(vec![write_pair(&dir, "r", &cert)]), base()).unwrap();
-    let addr = echo_server(Arc::new(tls)).await;
+    let errors = Arc::new(AtomicUsize::new(0));
+    let addr = echo_server(Arc::new(tls), errors.clone()).await;
     let mut forged = vec![23, 3, 3, 0, 40];
     forged.extend((0..40u8).map(|i| i.wrapping_mul(37)));
     let cases: [(C, Vec<u8>, A); 4] = [
@@ -190,4 +201,5 @@ async fn a_bad_record_after_the_handshake_gets_its_alert_and_a_close() {
             "{suite:?}, {bad:?}"
         );
     }
+    assert_eq!(errors.load(Relaxed), 4, "each bad record counted once");
 }
