@@ -41,7 +41,7 @@ pub(crate) struct Session {
     sent: usize,
     /// close_notify received, or the socket's end.
     pub(crate) ended: bool,
-    /// close_notify queued.
+    /// close_notify or a fatal alert queued: no record may follow it.
     pub(crate) closing: bool,
     renegotiations: u8,
     strikes: u8,
@@ -465,6 +465,9 @@ impl Session {
         &mut self,
         parts: &[T],
     ) -> io::Result<usize> {
+        if self.closing {
+            return Err(io::ErrorKind::BrokenPipe.into());
+        }
         if matches!(&self.phase, Phase::Traffic(t) if t.records.tx_worn()) {
             self.update_tx_key()?;
         }
