@@ -185,10 +185,10 @@ impl TlsConn {
             if done || st.ended {
                 drop(st);
                 ready!(self.poll_flush_tls(cx))?;
-                return Poll::Ready(match done {
-                    true => Ok(()),
-                    false => Err(io::ErrorKind::UnexpectedEof.into()),
-                });
+                if !done {
+                    return Poll::Ready(Err(io::ErrorKind::UnexpectedEof.into()));
+                }
+                return Poll::Ready(Ok(()));
             }
             if self.step(&mut st)? == Step::Progress {
                 continue;
