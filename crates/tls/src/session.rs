@@ -156,14 +156,19 @@ impl Session {
         if !self.plain.is_empty() {
             let n = take(&self.input[self.plain.clone()]);
             self.plain.start += n;
-            if self.plain.is_empty() && self.start == self.input.len() {
-                // All read: an idle connection holds no buffer.
-                self.input = BytesMut::new();
-                self.start = 0;
-            }
+            self.release_input();
             return Some(n);
         }
         self.ended.then_some(0)
+    }
+
+    /// Lets the read buffer go once everything in it is processed and read: an idle
+    /// connection holds none.
+    fn release_input(&mut self) {
+        if self.plain.is_empty() && self.start == self.input.len() {
+            self.input = BytesMut::new();
+            self.start = 0;
+        }
     }
 
     /// Makes room for a read from the socket and returns the buffer to read into (its spare
@@ -339,10 +344,7 @@ impl Session {
                 )));
             }
         }
-        if self.start == self.input.len() && self.plain.is_empty() {
-            self.input = BytesMut::new();
-            self.start = 0;
-        }
+        self.release_input();
         Ok(Step::Progress)
     }
 
