@@ -74,8 +74,8 @@ pub use request::{RawRequestHead, RequestHead, RequestParser, parse_request};
 pub use response::{RawResponseHead, ResponseHead, ResponseParser, parse_response};
 pub use scan::{MAX_EMPTY_LINES, MAX_METHOD_BYTES};
 pub use write::{
-    encode_chunk_header, encode_last_chunk, remove_hop_by_hop, write_field, write_fields,
-    write_request_head, write_request_line, write_response_head, write_status_line,
+    encode_chunk_header, encode_last_chunk, is_field_value, remove_hop_by_hop, write_field,
+    write_fields, write_request_head, write_request_line, write_response_head, write_status_line,
 };
 
 /// Size limits for heads (and chunked trailer sections).

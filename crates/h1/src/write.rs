@@ -63,13 +63,16 @@ pub fn write_status_line(version: Version, status: StatusCode, reason: &[u8], ou
     out.push(b' ');
     out.extend_from_slice(status.as_str().as_bytes());
     out.push(b' ');
-    if reason
-        .iter()
-        .all(|&b| b == b'\t' || (b >= 0x20 && b != 0x7f))
-    {
+    if is_field_value(reason) {
         out.extend_from_slice(reason);
     }
     out.extend_from_slice(b"\r\n");
+}
+
+/// Whether `v` may be written as a field value or reason phrase (what `HeaderValue`
+/// accepts): visible ASCII, obs-text, SP and HTAB.
+pub fn is_field_value(v: &[u8]) -> bool {
+    v.iter().all(|&b| b == b'\t' || (b >= 0x20 && b != 0x7f))
 }
 
 impl RequestHead {

@@ -236,7 +236,7 @@ impl<'a> Deferred<'a> {
                 d.proto = Some(f.proto);
             }
             if !present.host {
-                d.host = f.host.filter(|h| is_field_value(h.as_bytes()));
+                d.host = f.host.filter(|h| fulcrum_h1::is_field_value(h.as_bytes()));
             }
         }
         if !present.via {
@@ -276,11 +276,6 @@ impl<'a> Deferred<'a> {
             }
         }
     }
-}
-
-/// What `HeaderValue` accepts: visible ASCII, obs-text, SP and HTAB.
-fn is_field_value(v: &[u8]) -> bool {
-    v.iter().all(|&b| b == b'\t' || (b >= 0x20 && b != 0x7f))
 }
 
 fn is_token_or_colon(b: u8) -> bool {
