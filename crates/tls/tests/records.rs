@@ -42,6 +42,18 @@ async fn echo_server(tls: Arc<ServerTls>, errors: Arc<AtomicUsize>) -> std::net:
     addr
 }
 
+/// An echo server for `r.test` (ECDSA P-256, issued by the returned CA; the certificate lives
+/// in the returned directory), and the count of misbehaviour it saw.
+async fn serve_r_test() -> (TempDir, Ca, std::net::SocketAddr, Arc<AtomicUsize>) {
+    let dir = TempDir::new();
+    let ca = Ca::new("test CA");
+    let cert = ca.server(&["r.test"], Kind::EcdsaP256).unwrap();
+    let tls = ServerTls::build(&settings(vec![write_pair(&dir, "r", &cert)]), base()).unwrap();
+    let errors = Arc::new(AtomicUsize::new(0));
+    let addr = echo_server(Arc::new(tls), errors.clone()).await;
+    (dir, ca, addr, errors)
+}
+
 fn client(roots: rustls::RootCertStore, suite: C) -> Arc<rustls::ClientConfig> {
     let mut provider = rustls::crypto::aws_lc_rs::default_provider();
     provider.cipher_suites.retain(|s| s.suite() == suite);
@@ -109,12 +121,7 @@ fn exchange(
 
 #[tokio::test]
 async fn every_suite_carries_data_both_ways_through_key_updates_and_closes_cleanly() {
-    let dir = TempDir::new();
-    let ca = Ca::new("test CA");
-    let cert = ca.server(&["r.test"], Kind::EcdsaP256).unwrap();
-    let tls = ServerTls::build(&settings(vec![write_pair(&dir, "r", &cert)]), base()).unwrap();
-    let errors = Arc::new(AtomicUsize::new(0));
-    let addr = echo_server(Arc::new(tls), errors.clone()).await;
+    let (_dir, ca, addr, errors) = serve_r_test().await;
     for suite in [
         C::TLS13_AES_128_GCM_SHA256,
         C::TLS13_AES_256_GCM_SHA384,
@@ -145,12 +152,7 @@ async fn every_suite_carries_data_both_ways_through_key_updates_and_closes_clean
 #[tokio::test]
 async fn a_bad_record_after_the_handshake_gets_its_alert_and_a_close() {
     use rustls::AlertDescription as A;
-    let dir = TempDir::new();
-    let ca = Ca::new("test CA");
-    let cert = ca.server(&["r.test"], Kind::EcdsaP256).unwrap();
-    let tls = ServerTls::build(&settings(vec![write_pair(&dir, "r", &cert)]), base()).unwrap();
-    let errors = Arc::new(AtomicUsize::new(0));
-    let addr = echo_server(Arc::new(tls), errors.clone()).await;
+    let (_dir, ca, addr, errors) = serve_r_test().await;
     let mut forged = vec![23, 3, 3, 0, 40];
     forged.extend((0..40u8).map(|i| i.wrapping_mul(37)));
     let cases: [(C, Vec<u8>, A); 4] = [
