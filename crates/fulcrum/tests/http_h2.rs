@@ -173,12 +173,8 @@ fn flood(name: &str, flood: Vec<u8>, codes: &[u32], backend_delay_path: bool) {
     // Still serving.
     // Counted, by the flood guard or (rapid reset) as the library's own GOAWAY.
     let key = "fulcrum_listener_h2_violations_total{listener=\"web\"}";
-    assert!(
-        wait_until(Duration::from_secs(3), || f.metric(key) == Some(1.0)),
-        "{name}: {key} = {:?}{}",
-        f.metric(key),
-        f.diag()
-    );
+    let counted = f.wait_metric(key, Duration::from_secs(3), |v| v == 1.0);
+    assert_eq!(counted, Some(1.0), "{name}: {key}{}", f.diag());
     let path = if backend_delay_path {
         "/after"
     } else {

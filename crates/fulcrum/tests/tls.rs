@@ -114,10 +114,12 @@ fn garbage_on_a_tls_port_is_closed_and_counted() {
         "nothing reached the backend"
     );
     let errors = "fulcrum_listener_tls_handshake_errors_total{listener=\"secure\"}";
-    assert!(
-        wait_until(Duration::from_secs(5), || t.f.metric(errors) == Some(1.0)),
-        "the failed handshake is counted: {:?}{}",
-        t.f.metric(errors),
+    let counted =
+        t.f.wait_metric(errors, Duration::from_secs(5), |v| v == 1.0);
+    assert_eq!(
+        counted,
+        Some(1.0),
+        "the failed handshake is counted{}",
         t.f.diag()
     );
     // A good request is counted too, in its status class.
@@ -353,12 +355,8 @@ fn a_renegotiation_attempt_is_turned_down_and_counted() {
     let text = String::from_utf8_lossy(&out.stdout) + String::from_utf8_lossy(&out.stderr);
     assert!(text.contains("RENEGOTIATING"), "{text}");
     let key = "fulcrum_listener_tls_errors_total{listener=\"secure\"}";
-    assert!(
-        wait_until(Duration::from_secs(5), || t.f.metric(key) == Some(1.0)),
-        "{key} = {:?}{}",
-        t.f.metric(key),
-        t.f.diag()
-    );
+    let counted = t.f.wait_metric(key, Duration::from_secs(5), |v| v == 1.0);
+    assert_eq!(counted, Some(1.0), "{key}{}", t.f.diag());
     let ok = curl_tls(&t, t.https, "fulcrum.test", &["--http1.1"], "/after");
     assert!(ok.ok(), "still serving: {}", ok.describe());
 }
