@@ -39,16 +39,26 @@ class ScenarioResult:
         v = self.values(target, metric)
         return statistics.median(v) if v else None
 
-    def paired_ratio(self, subject: str, baseline: str, metric: str) -> float | None:
-        """The median over rounds of subject/baseline within each round. Targets run back to
-        back within a round, so a change of the machine's speed between rounds moves both
-        sides of a round's ratio alike, where it can tilt a ratio of medians."""
+    def round_ratios(self, subject: str, baseline: str, metric: str) -> list[float]:
+        """subject/baseline within each round that has both."""
         def by_round(target: str) -> dict[int, float]:
             return {s.round: s.metrics[metric] for s in self.samples
                     if s.target == target and not s.error and s.metrics.get(metric) is not None}
         a, b = by_round(subject), by_round(baseline)
-        ratios = [a[r] / b[r] for r in a if r in b and b[r] != 0]
+        return [a[r] / b[r] for r in a if r in b and b[r] != 0]
+
+    def paired_ratio(self, subject: str, baseline: str, metric: str) -> float | None:
+        """The median over rounds of subject/baseline within each round. Targets run back to
+        back within a round, so a change of the machine's speed between rounds moves both
+        sides of a round's ratio alike, where it can tilt a ratio of medians."""
+        ratios = self.round_ratios(subject, baseline, metric)
         return statistics.median(ratios) if ratios else None
+
+    @classmethod
+    def from_json(cls, scenario: Scenario, saved: dict) -> "ScenarioResult":
+        """A scenario's result as `report.to_json` saved it (for bench/pool)."""
+        return cls(scenario, saved["targets"], saved.get("unavailable", {}),
+                   [Sample(**s) for s in saved["samples"]])
 
 
 @dataclass
