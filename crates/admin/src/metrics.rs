@@ -156,7 +156,8 @@ const LISTENER: [Metric<ListenerStats>; 12] = [
     ),
     (
         "fulcrum_listener_h2_violations",
-        "HTTP/2 client connections ended by the flood guard.",
+        "HTTP/2 client connections ended for misbehaviour (the flood guard, or the HTTP/2 \
+         library's own GOAWAY for a protocol error or rapid reset).",
         Kind::Counter,
         |s| s.h2_violations.load(Relaxed),
     ),

@@ -170,11 +170,11 @@ fn flood(name: &str, flood: Vec<u8>, codes: &[u32], backend_delay_path: bool) {
         "{name}: fulcrum's RSS grew from {rss_before} KiB to {rss_after} KiB{}",
         f.diag()
     );
-    // Still serving.
     // Counted, by the flood guard or (rapid reset) as the library's own GOAWAY.
     let key = "fulcrum_listener_h2_violations_total{listener=\"web\"}";
     let counted = f.wait_metric(key, Duration::from_secs(3), |v| v == 1.0);
     assert_eq!(counted, Some(1.0), "{name}: {key}{}", f.diag());
+    // Still serving.
     let path = if backend_delay_path {
         "/after"
     } else {

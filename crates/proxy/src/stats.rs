@@ -28,7 +28,8 @@ pub struct ListenerStats {
     /// TLS clients that misbehaved after the handshake: records that do not authenticate or
     /// are malformed, renegotiation attempts.
     pub tls_errors: AtomicU64,
-    /// HTTP/2 connections ended by the flood guard.
+    /// HTTP/2 connections ended for the client's misbehaviour: by the flood guard, or by the
+    /// HTTP/2 library's own GOAWAY (its rapid-reset limit, a protocol error).
     pub h2_violations: AtomicU64,
     /// HTTP requests received (heads parsed or refused).
     pub requests: CachePadded<AtomicU64>,
