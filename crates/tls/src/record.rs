@@ -136,22 +136,22 @@ impl Protection {
     /// arrived yet; an error for a record that is too long, does not authenticate or is not
     /// a well-formed record of the protocol.
     pub(crate) fn open(&mut self, buf: &mut [u8]) -> io::Result<Option<Opened>> {
-        let Some(header) = buf.first_chunk::<HEADER>() else {
+        let Some(len) = record_len(buf) else {
             return Ok(None);
         };
-        let header = *header;
-        let body = usize::from(u16::from_be_bytes([header[3], header[4]]));
         let max = if self.tls13 {
             MAX_PLAIN + 256
         } else {
             MAX_PLAIN + 2048
         };
-        if body > max {
+        if len - HEADER > max {
             return Err(invalid(Error::PeerSentOversizedRecord));
         }
-        let len = HEADER + body;
         let Some(record) = buf.get_mut(..len) else {
             return Ok(None);
+        };
+        let Some(&header) = record.first_chunk::<HEADER>() else {
+            return Ok(None); // cannot be: `len` counts the header
         };
         let opened = if self.tls13 {
             self.open13(header, record)?
@@ -277,9 +277,11 @@ impl Protection {
         let n = out.len() - body;
         let mut aad = [0; 13];
         let aad_len = if self.tls13 {
+            // The header is the additional data; the inner content type follows the text.
             out.push(kind);
             let [hi, lo] = ((n + 1 + TAG) as u16).to_be_bytes();
             aad[..HEADER].copy_from_slice(&[APPLICATION_DATA, 3, 3, hi, lo]);
+            out[start..start + HEADER].copy_from_slice(&aad[..HEADER]);
             HEADER
         } else {
             let [hi, lo] = ((body - start - HEADER + n + TAG) as u16).to_be_bytes();
@@ -287,9 +289,6 @@ impl Protection {
             aad = aad12(self.tx.seq, kind, n);
             13
         };
-        if self.tls13 {
-            out[start..start + HEADER].copy_from_slice(&aad[..HEADER]);
-        }
         let nonce = Nonce::assume_unique_for_key(self.tx.nonce());
         let tag = self
             .tx
@@ -299,6 +298,12 @@ impl Protection {
         out.extend_from_slice(tag.as_ref());
         self.tx.next()
     }
+}
+
+/// The length of the record at the start of `buf` (header included), once its header is there.
+pub(crate) fn record_len(buf: &[u8]) -> Option<usize> {
+    let h = buf.first_chunk::<HEADER>()?;
+    Some(HEADER + usize::from(u16::from_be_bytes([h[3], h[4]])))
 }
 
 /// TLS 1.2's additional data: sequence number, type, version, plaintext length.

@@ -7,7 +7,9 @@
 //! only what a key update needs ([`KernelConnection`]); records are then opened in place in
 //! `input` and sealed in place in `output` ([`Protection`]).
 
-use crate::record::{self, ALERT, APPLICATION_DATA, HANDSHAKE, Opened, Protection, invalid};
+use crate::record::{
+    self, ALERT, APPLICATION_DATA, HANDSHAKE, Opened, Protection, invalid, record_len,
+};
 use bytes::BytesMut;
 use rustls::kernel::KernelConnection;
 use rustls::pki_types::CertificateDer;
@@ -366,12 +368,7 @@ impl Session {
             && !self.closing
         {
             self.closing = true;
-            let _ = t.records.seal(
-                ALERT,
-                &[&[2u8, u8::from(what)][..]],
-                usize::MAX,
-                &mut self.output,
-            );
+            let _ = seal_alert(&mut t.records, &mut self.output, 2, u8::from(what));
         }
     }
 
@@ -422,8 +419,7 @@ impl Session {
             // A warning no_renegotiation alert (the second attempt is an error, counted as
             // such in `fatal_alert`).
             self.misbehaved = self.misbehaved.wrapping_add(1);
-            t.records
-                .seal(ALERT, &[&[1u8, 100][..]], usize::MAX, &mut self.output)?;
+            seal_alert(&mut t.records, &mut self.output, 1, 100)?;
             return Ok(());
         }
         // KeyUpdate (type 24, length 1), last in its record (RFC 8446 §5.1): update_requested
@@ -484,8 +480,7 @@ impl Session {
     pub(crate) fn close_notify(&mut self) -> io::Result<()> {
         self.closing = true;
         if let Phase::Traffic(t) = &mut self.phase {
-            t.records
-                .seal(ALERT, &[&[1u8, 0][..]], usize::MAX, &mut self.output)?;
+            seal_alert(&mut t.records, &mut self.output, 1, 0)?;
         }
         Ok(())
     }
@@ -505,10 +500,10 @@ impl Session {
     }
 }
 
-/// The length of the record at the start of `buf`, once its header is there.
-fn record_len(buf: &[u8]) -> Option<usize> {
-    let h = buf.first_chunk::<{ record::HEADER }>()?;
-    Some(record::HEADER + usize::from(u16::from_be_bytes([h[3], h[4]])))
+/// Appends an alert record (`level` 1 warning, 2 fatal) to `out`.
+fn seal_alert(records: &mut Protection, out: &mut Vec<u8>, level: u8, what: u8) -> io::Result<()> {
+    records.seal(ALERT, &[&[level, what][..]], usize::MAX, out)?;
+    Ok(())
 }
 
 /// Appends what `write` produces to `out`, growing it as `write` asks (`Err(Some(size))`).
