@@ -90,27 +90,24 @@ fn a_client_certificate_for_a_backend_that_requires_one() {
     make_pki(dir.path());
     let d = dir.path().display();
     let port = free_port();
-    let args: Vec<String> = ["-quiet", "-www", "-Verify", "1", "-accept"]
-        .iter()
-        .map(|s| s.to_string())
-        .chain([port.to_string()])
-        .chain(
-            ["-CAfile", "-cert", "-key"]
-                .iter()
-                .zip(["ca.pem", "server.pem", "server.key"])
-                .flat_map(|(flag, file)| {
-                    [
-                        flag.to_string(),
-                        dir.path().join(file).display().to_string(),
-                    ]
-                }),
-        )
-        .collect();
-    let backend = Helper::on_port(
-        "openssl",
-        &[vec!["s_server".to_owned()], args].concat(),
-        port,
-    );
+    let files = ["ca.pem", "server.pem", "server.key"].map(|f| format!("{d}/{f}"));
+    let args = [
+        "s_server",
+        "-quiet",
+        "-www",
+        "-Verify",
+        "1",
+        "-accept",
+        &port.to_string(),
+        "-CAfile",
+        &files[0],
+        "-cert",
+        &files[1],
+        "-key",
+        &files[2],
+    ]
+    .map(String::from);
+    let backend = Helper::on_port("openssl", &args, port);
 
     let with = format!(
         "tls = {{ ca = \"{d}/ca.pem\", server_name = \"fulcrum.test\", \
